@@ -1,0 +1,24 @@
+"""The domain model. See each module for its part of the story."""
+
+from .actions import ActionIssuer, ActionTarget, RegulatoryAction
+from .exchanges import Exchange, ExchangeResponse
+from .groups import Group, GroupExchange, Migration
+from .organizations import Organization
+from .platforms import Platform, PlatformAvailability
+from .sources import Citation, Source
+
+__all__ = [
+    "ActionIssuer",
+    "ActionTarget",
+    "Citation",
+    "Exchange",
+    "ExchangeResponse",
+    "Group",
+    "GroupExchange",
+    "Migration",
+    "Organization",
+    "Platform",
+    "PlatformAvailability",
+    "RegulatoryAction",
+    "Source",
+]

@@ -1,0 +1,197 @@
+"""Building blocks shared by the domain models: timestamps, slugs, citations, partial dates,
+approximate counts and ISO codes, each with the database constraints that keep it true."""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.fields import GenericRelation
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from cryptogroups.choices import CountQualifier, DatePrecision, DateQualifier
+from cryptogroups.codes import (
+    COUNTRY_CODES,
+    LANGUAGE_CODES,
+    validate_country_code,
+    validate_language_code,
+)
+
+
+class TimeStamped(models.Model):
+    """A row that knows when it was created and last changed."""
+
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, help_text="When the record was created (UTC)."
+    )
+    updated_at = models.DateTimeField(
+        default=timezone.now, editable=False, help_text="When the record was last changed (UTC)."
+    )
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+
+class Record(TimeStamped):
+    """A public, citable record with a stable slug used in its URL."""
+
+    slug = models.SlugField(
+        max_length=100,
+        unique=True,
+        help_text="Stable identifier used in URLs: lower-case letters, digits and hyphens.",
+    )
+    citations = GenericRelation("cryptogroups.Citation")
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(slug="") & Q(slug=Lower("slug")),
+                name="%(app_label)s_%(class)s_slug_lowercase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return getattr(self, "name", None) or getattr(self, "title", None) or self.slug
+
+
+def partial_date(label: str, *, what: str) -> tuple[models.Field, models.Field, models.Field]:
+    """Three fields for a date that may be known only to the month or year.
+
+    ``<label>_date`` is the first day of the known period, ``<label>_precision`` says how much of
+    it is known and ``<label>_qualifier`` how it relates to the event. All three are empty
+    together when the date is unknown. Unpack the result into three class attributes.
+    """
+    return (
+        models.DateField(
+            null=True,
+            blank=True,
+            help_text=f"{what}: the first day of the known period (see the precision).",
+        ),
+        models.CharField(
+            max_length=5,
+            choices=DatePrecision.choices,
+            null=True,
+            blank=True,
+            help_text=f"{what}: how much of the date is known (day, month or year).",
+        ),
+        models.CharField(
+            max_length=15,
+            choices=DateQualifier.choices,
+            null=True,
+            blank=True,
+            help_text=f"{what}: exact, no later than, no earlier than, or circa.",
+        ),
+    )
+
+
+def partial_date_constraints(label: str) -> list[models.BaseConstraint]:
+    """The database invariants of one partial date (see :func:`partial_date`)."""
+    date, precision, qualifier = f"{label}_date", f"{label}_precision", f"{label}_qualifier"
+    all_empty = Q(**{f"{date}__isnull": True, f"{precision}__isnull": True, f"{qualifier}__isnull": True})
+    all_set = Q(**{f"{date}__isnull": False, f"{precision}__isnull": False, f"{qualifier}__isnull": False})
+    aligned = (
+        Q(**{f"{date}__isnull": True})
+        | Q(**{precision: DatePrecision.DAY})
+        | Q(**{precision: DatePrecision.MONTH, f"{date}__day": 1})
+        | Q(**{precision: DatePrecision.YEAR, f"{date}__month": 1, f"{date}__day": 1})
+    )
+    return [
+        models.CheckConstraint(
+            condition=all_empty | all_set, name=f"%(app_label)s_%(class)s_{label}_complete"
+        ),
+        models.CheckConstraint(
+            condition=Q(**{f"{precision}__in": DatePrecision.values})
+            | Q(**{f"{precision}__isnull": True}),
+            name=f"%(app_label)s_%(class)s_{precision}_valid",
+        ),
+        models.CheckConstraint(
+            condition=Q(**{f"{qualifier}__in": DateQualifier.values})
+            | Q(**{f"{qualifier}__isnull": True}),
+            name=f"%(app_label)s_%(class)s_{qualifier}_valid",
+        ),
+        models.CheckConstraint(condition=aligned, name=f"%(app_label)s_%(class)s_{date}_aligned"),
+    ]
+
+
+def approximate_count(label: str, *, what: str) -> tuple[models.Field, models.Field]:
+    """A non-negative count and how exact it is (``<label>`` and ``<label>_qualifier``)."""
+    return (
+        models.PositiveBigIntegerField(
+            null=True, blank=True, help_text=f"{what}; read it with its qualifier."
+        ),
+        models.CharField(
+            max_length=9,
+            choices=CountQualifier.choices,
+            null=True,
+            blank=True,
+            help_text=f"{what}: exact, approx, at_least or more_than.",
+        ),
+    )
+
+
+def approximate_count_constraints(label: str) -> list[models.BaseConstraint]:
+    qualifier = f"{label}_qualifier"
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{label}__gte": 0}) | Q(**{f"{label}__isnull": True}),
+            name=f"%(app_label)s_%(class)s_{label}_non_negative",
+        ),
+        models.CheckConstraint(
+            condition=Q(**{f"{label}__isnull": True, f"{qualifier}__isnull": True})
+            | Q(**{f"{label}__isnull": False, f"{qualifier}__isnull": False}),
+            name=f"%(app_label)s_%(class)s_{label}_qualified",
+        ),
+        models.CheckConstraint(
+            condition=Q(**{f"{qualifier}__in": CountQualifier.values})
+            | Q(**{f"{qualifier}__isnull": True}),
+            name=f"%(app_label)s_%(class)s_{qualifier}_valid",
+        ),
+    ]
+
+
+def choice_constraint(field: str, choices: type[models.TextChoices]) -> models.CheckConstraint:
+    """Refuse, in the database, a value that is not one of the field's choices."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": choices.values}) | Q(**{f"{field}__isnull": True}),
+        name=f"%(app_label)s_%(class)s_{field}_valid",
+    )
+
+
+def country_field(*, help_text: str, required: bool = False) -> models.CharField:
+    return models.CharField(
+        max_length=2,
+        null=not required,
+        blank=not required,
+        validators=[validate_country_code],
+        help_text=f"{help_text} ISO 3166-1 alpha-2 code, upper case (for example CN).",
+    )
+
+
+def language_field(*, help_text: str, required: bool = False) -> models.CharField:
+    return models.CharField(
+        max_length=2,
+        null=not required,
+        blank=not required,
+        validators=[validate_language_code],
+        help_text=f"{help_text} ISO 639-1 code, lower case (for example zh).",
+    )
+
+
+def country_constraint(field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": COUNTRY_CODES}) | Q(**{f"{field}__isnull": True}),
+        name=f"%(app_label)s_%(class)s_{field}_iso3166",
+    )
+
+
+def language_constraint(field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": LANGUAGE_CODES}) | Q(**{f"{field}__isnull": True}),
+        name=f"%(app_label)s_%(class)s_{field}_iso639",
+    )

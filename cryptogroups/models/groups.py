@@ -1,0 +1,179 @@
+"""Groups (communities on platforms) and their migrations between platforms."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from cryptogroups.choices import Affiliation, GroupStatus, GroupType
+
+from .base import (
+    Record,
+    approximate_count,
+    approximate_count_constraints,
+    choice_constraint,
+    language_constraint,
+    language_field,
+    partial_date,
+    partial_date_constraints,
+)
+
+
+class Group(Record):
+    """A community on a platform (group, channel or room), or an aggregate of several.
+
+    An aggregate stands for groups the sources count but do not name ("at least 30 groups");
+    its ``aggregate_count`` says how many.
+    """
+
+    name = models.CharField(
+        max_length=200, help_text="The group's name, or a descriptive label if it has none."
+    )
+    platform = models.ForeignKey(
+        "cryptogroups.Platform",
+        on_delete=models.PROTECT,
+        related_name="groups",
+        help_text="The platform that hosts it.",
+    )
+    group_type = models.CharField(
+        max_length=7, choices=GroupType.choices, help_text="Group, channel or room."
+    )
+    language = language_field(help_text="Main language of its members, if cited.")
+    is_aggregate = models.BooleanField(
+        default=False, help_text="True when the record stands for several unnamed groups."
+    )
+    aggregate_count, aggregate_count_qualifier = approximate_count(
+        "aggregate_count", what="How many groups an aggregate stands for"
+    )
+    member_count, member_count_qualifier = approximate_count(
+        "member_count", what="Number of members"
+    )
+    member_count_as_of_date, member_count_as_of_precision, member_count_as_of_qualifier = (
+        partial_date("member_count_as_of", what="Date the member count refers to")
+    )
+    status = models.CharField(
+        max_length=9,
+        choices=GroupStatus.choices,
+        default=GroupStatus.UNKNOWN,
+        help_text="Whether the group is active, disbanded or migrated, as of the status date.",
+    )
+    status_as_of_date, status_as_of_precision, status_as_of_qualifier = partial_date(
+        "status_as_of", what="Date the status was last confirmed"
+    )
+    exchanges = models.ManyToManyField(
+        "cryptogroups.Exchange",
+        through="GroupExchange",
+        blank=True,
+        related_name="groups",
+        help_text="Exchanges the group is about or is run for.",
+    )
+    description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    class Meta:
+        ordering = ["name", "slug"]
+        constraints = [
+            *Record.Meta.constraints,
+            choice_constraint("group_type", GroupType),
+            choice_constraint("status", GroupStatus),
+            language_constraint("language"),
+            *approximate_count_constraints("aggregate_count"),
+            *approximate_count_constraints("member_count"),
+            *partial_date_constraints("member_count_as_of"),
+            *partial_date_constraints("status_as_of"),
+            models.CheckConstraint(
+                condition=Q(is_aggregate=True) | Q(aggregate_count__isnull=True),
+                name="%(app_label)s_%(class)s_aggregate_count_only_for_aggregates",
+            ),
+        ]
+
+
+class GroupExchange(models.Model):
+    """Links a group to an exchange it is about, saying whether the exchange runs it."""
+
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="exchange_links", help_text="The group."
+    )
+    exchange = models.ForeignKey(
+        "cryptogroups.Exchange",
+        on_delete=models.PROTECT,
+        related_name="group_links",
+        help_text="The exchange.",
+    )
+    affiliation = models.CharField(
+        max_length=10,
+        choices=Affiliation.choices,
+        default=Affiliation.UNKNOWN,
+        help_text="Whether the exchange runs the group officially.",
+    )
+
+    class Meta:
+        ordering = ["group", "exchange__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "exchange"], name="%(app_label)s_%(class)s_unique"
+            ),
+            choice_constraint("affiliation", Affiliation),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} – {self.exchange} ({self.affiliation})"
+
+
+class Migration(Record):
+    """Members of groups moving from one platform to another (WeChat to Telegram, 2017-09)."""
+
+    title = models.CharField(max_length=200, help_text="A short label for the movement.")
+    from_platform = models.ForeignKey(
+        "cryptogroups.Platform",
+        on_delete=models.PROTECT,
+        related_name="migrations_out",
+        help_text="The platform people left.",
+    )
+    to_platform = models.ForeignKey(
+        "cryptogroups.Platform",
+        on_delete=models.PROTECT,
+        related_name="migrations_in",
+        help_text="The platform people moved to.",
+    )
+    from_group = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="migrations_out",
+        help_text="The group people left, when a single one is known.",
+    )
+    to_group = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="migrations_in",
+        help_text="The group people moved to, when a single one is known.",
+    )
+    started_date, started_precision, started_qualifier = partial_date(
+        "started", what="When the movement started"
+    )
+    scale = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="How many people moved, as the sources put it (often: no figures).",
+    )
+    drivers = models.ManyToManyField(
+        "cryptogroups.RegulatoryAction",
+        blank=True,
+        related_name="migrations",
+        help_text="The regulatory actions the sources give as reasons for the movement.",
+    )
+    description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    class Meta:
+        ordering = ["started_date", "slug"]
+        constraints = [
+            *Record.Meta.constraints,
+            *partial_date_constraints("started"),
+            models.CheckConstraint(
+                condition=~Q(from_platform=F("to_platform")),
+                name="%(app_label)s_%(class)s_platforms_differ",
+            ),
+        ]
