@@ -96,7 +96,14 @@ class Citation(TimeStamped):
         "null when it supports the record as a whole.",
     )
     quote = models.CharField(
-        max_length=500, help_text="A short verbatim quote from the source (at most 500 characters)."
+        max_length=500,
+        help_text="The passage of the source that supports the fact (at most 500 characters): "
+        "its exact words when verbatim is true, a close paraphrase otherwise.",
+    )
+    verbatim = models.BooleanField(
+        default=True,
+        help_text="True when the quote is the source's exact words; false for a paraphrase of a "
+        "source whose text was not at hand.",
     )
     locator = models.CharField(
         max_length=100, blank=True, help_text="Where in the source the quote is, if useful."
