@@ -1,0 +1,215 @@
+"""The curators' admin: every model, searchable and filterable, with citations inline."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.db.models import Count
+
+from . import models
+
+
+class CitationInline(GenericTabularInline):
+    model = models.Citation
+    extra = 0
+    fields = ["source", "field_name", "quote", "verbatim", "support", "locator", "note"]
+    autocomplete_fields = ["source"]
+
+
+class CitedAdmin(admin.ModelAdmin):
+    """A record with citations edited inline and counted in the list."""
+
+    inlines = [CitationInline]
+    readonly_fields = ["created_at", "updated_at"]
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(citation_count=Count("citations"))
+
+    @admin.display(description="citations", ordering="citation_count")
+    def citations_count(self, obj) -> int:
+        return obj.citation_count
+
+
+@admin.register(models.Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["title", "publisher", "source_type", "language", "published_date", "slug"]
+    list_filter = ["source_type", "language", "publisher"]
+    search_fields = ["title", "publisher", "author", "url", "slug"]
+    autocomplete_fields = ["syndicated_from"]
+    readonly_fields = ["created_at", "updated_at"]
+    prepopulated_fields = {"slug": ("title",)}
+
+
+@admin.register(models.Citation)
+class CitationAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "source",
+        "content_type",
+        "object_id",
+        "field_name",
+        "support",
+        "verbatim",
+    ]
+    list_filter = ["support", "verbatim", "content_type"]
+    list_select_related = ["source", "content_type"]
+    search_fields = ["quote", "note", "source__title"]
+    autocomplete_fields = ["source"]
+    readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(models.Organization)
+class OrganizationAdmin(CitedAdmin):
+    list_display = ["name", "org_type", "country", "slug", "citations_count"]
+    list_filter = ["org_type", "country"]
+    search_fields = ["name", "native_name", "slug"]
+    autocomplete_fields = ["parent"]
+
+
+class PlatformAvailabilityInline(admin.TabularInline):
+    model = models.PlatformAvailability
+    extra = 0
+    fields = ["slug", "jurisdiction", "status", "since_date", "since_precision", "since_qualifier"]
+    show_change_link = True
+
+
+@admin.register(models.Platform)
+class PlatformAdmin(CitedAdmin):
+    list_display = ["name", "platform_type", "operator", "encryption", "slug", "citations_count"]
+    list_filter = ["platform_type", "encryption"]
+    list_select_related = ["operator"]
+    search_fields = ["name", "slug"]
+    autocomplete_fields = ["operator"]
+    inlines = [PlatformAvailabilityInline, CitationInline]
+
+
+@admin.register(models.PlatformAvailability)
+class PlatformAvailabilityAdmin(CitedAdmin):
+    list_display = ["platform", "jurisdiction", "status", "since_date", "until_date", "slug"]
+    list_filter = ["status", "jurisdiction", "platform"]
+    list_select_related = ["platform"]
+    search_fields = ["platform__name", "slug", "workaround"]
+    autocomplete_fields = ["platform"]
+    prepopulated_fields = {}
+
+
+class ExchangeResponseInline(admin.TabularInline):
+    model = models.ExchangeResponse
+    extra = 0
+    fields = ["slug", "response_type", "effective_date", "effective_precision"]
+    show_change_link = True
+
+
+@admin.register(models.Exchange)
+class ExchangeAdmin(CitedAdmin):
+    list_display = ["name", "exchange_type", "country", "status", "slug", "citations_count"]
+    list_filter = ["exchange_type", "status", "country"]
+    search_fields = ["name", "native_name", "slug", "city"]
+    autocomplete_fields = ["operator"]
+    inlines = [ExchangeResponseInline, CitationInline]
+
+
+@admin.register(models.ExchangeResponse)
+class ExchangeResponseAdmin(CitedAdmin):
+    list_display = ["exchange", "response_type", "announced_date", "effective_date", "slug"]
+    list_filter = ["response_type", "exchange"]
+    list_select_related = ["exchange"]
+    search_fields = ["exchange__name", "slug", "description"]
+    autocomplete_fields = ["exchange", "actions"]
+    prepopulated_fields = {}
+    date_hierarchy = "effective_date"
+
+
+class GroupExchangeInline(admin.TabularInline):
+    model = models.GroupExchange
+    extra = 0
+    autocomplete_fields = ["exchange"]
+
+
+@admin.register(models.Group)
+class GroupAdmin(CitedAdmin):
+    list_display = [
+        "name",
+        "platform",
+        "group_type",
+        "language",
+        "member_count",
+        "status",
+        "slug",
+        "citations_count",
+    ]
+    list_filter = ["platform", "group_type", "status", "is_aggregate", "language"]
+    list_select_related = ["platform"]
+    search_fields = ["name", "slug", "description"]
+    autocomplete_fields = ["platform"]
+    inlines = [GroupExchangeInline, CitationInline]
+
+
+@admin.register(models.Migration)
+class MigrationAdmin(CitedAdmin):
+    list_display = ["title", "from_platform", "to_platform", "started_date", "slug"]
+    list_filter = ["from_platform", "to_platform"]
+    list_select_related = ["from_platform", "to_platform"]
+    search_fields = ["title", "slug", "description"]
+    autocomplete_fields = ["from_platform", "to_platform", "from_group", "to_group", "drivers"]
+    prepopulated_fields = {"slug": ("title",)}
+
+
+class ActionIssuerInline(admin.TabularInline):
+    model = models.ActionIssuer
+    extra = 0
+    autocomplete_fields = ["organization"]
+
+
+class ActionTargetInline(admin.TabularInline):
+    model = models.ActionTarget
+    extra = 0
+    autocomplete_fields = ["exchange", "platform"]
+
+
+@admin.register(models.RegulatoryAction)
+class RegulatoryActionAdmin(CitedAdmin):
+    list_display = [
+        "title",
+        "action_type",
+        "status",
+        "jurisdiction",
+        "subdivision",
+        "announced_date",
+        "slug",
+        "citations_count",
+    ]
+    list_filter = ["action_type", "status", "jurisdiction"]
+    search_fields = ["title", "official_title", "native_title", "document_number", "slug"]
+    autocomplete_fields = ["supersedes"]
+    prepopulated_fields = {"slug": ("title",)}
+    date_hierarchy = "announced_date"
+    inlines = [ActionIssuerInline, ActionTargetInline, CitationInline]
+
+
+@admin.register(models.GroupExchange)
+class GroupExchangeAdmin(admin.ModelAdmin):
+    list_display = ["group", "exchange", "affiliation"]
+    list_filter = ["affiliation"]
+    list_select_related = ["group", "exchange"]
+    search_fields = ["group__name", "exchange__name"]
+    autocomplete_fields = ["group", "exchange"]
+
+
+@admin.register(models.ActionIssuer)
+class ActionIssuerAdmin(admin.ModelAdmin):
+    list_display = ["action", "organization", "role"]
+    list_filter = ["role"]
+    list_select_related = ["action", "organization"]
+    search_fields = ["action__title", "organization__name"]
+    autocomplete_fields = ["action", "organization"]
+
+
+@admin.register(models.ActionTarget)
+class ActionTargetAdmin(admin.ModelAdmin):
+    list_display = ["action", "category", "exchange", "platform", "effect"]
+    list_filter = ["category", "effect"]
+    list_select_related = ["action", "exchange", "platform"]
+    search_fields = ["action__title", "note"]
+    autocomplete_fields = ["action", "exchange", "platform"]

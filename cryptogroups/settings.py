@@ -140,7 +140,39 @@ REST_FRAMEWORK = {
 
 DRF_STANDARDIZED_ERRORS = {
     "ALLOWED_ERROR_STATUS_CODES": ["400", "404", "405", "406"],
+    "ERROR_SCHEMAS": {
+        "400": "api.schema.ValidationErrorResponseSerializer",
+        "404": "api.schema.ClientErrorResponseSerializer",
+        "405": "api.schema.ClientErrorResponseSerializer",
+        "406": "api.schema.ClientErrorResponseSerializer",
+    },
 }
+
+#: Every choices class pinned to a stable enum component name, so that a new field or serializer
+#: using the same choices cannot rename the enum in generated clients.
+ENUM_CHOICES = [
+    "ActionStatus",
+    "ActionType",
+    "Affiliation",
+    "AvailabilityStatus",
+    "CountQualifier",
+    "DatePrecision",
+    "DateQualifier",
+    "Encryption",
+    "ExchangeStatus",
+    "ExchangeType",
+    "GroupStatus",
+    "GroupType",
+    "IssuerRole",
+    "OrganizationType",
+    "PlatformType",
+    "ResponseType",
+    "SourceType",
+    "Support",
+    "TargetCategory",
+    "TargetEffect",
+    "UserMetric",
+]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "cryptogroups API",
@@ -158,7 +190,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": "api.schema.ENUM_NAME_OVERRIDES",
+    "ENUM_NAME_OVERRIDES": {
+        **{f"{name}Enum": f"cryptogroups.choices.{name}" for name in ENUM_CHOICES},
+        **{
+            name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
+            for name in ["ValidationErrorEnum", "ClientErrorEnum", "ServerErrorEnum"]
+        },
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
     ],

@@ -129,7 +129,7 @@ class ActionIssuer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.organization} ({self.role}) – {self.action}"
+        return f"{self.organization} ({self.role}) - {self.action}"
 
 
 class ActionTarget(models.Model):

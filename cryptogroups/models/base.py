@@ -93,8 +93,12 @@ def partial_date(label: str, *, what: str) -> tuple[models.Field, models.Field, 
 def partial_date_constraints(label: str) -> list[models.BaseConstraint]:
     """The database invariants of one partial date (see :func:`partial_date`)."""
     date, precision, qualifier = f"{label}_date", f"{label}_precision", f"{label}_qualifier"
-    all_empty = Q(**{f"{date}__isnull": True, f"{precision}__isnull": True, f"{qualifier}__isnull": True})
-    all_set = Q(**{f"{date}__isnull": False, f"{precision}__isnull": False, f"{qualifier}__isnull": False})
+    all_empty = Q(
+        **{f"{date}__isnull": True, f"{precision}__isnull": True, f"{qualifier}__isnull": True}
+    )
+    all_set = Q(
+        **{f"{date}__isnull": False, f"{precision}__isnull": False, f"{qualifier}__isnull": False}
+    )
     aligned = (
         Q(**{f"{date}__isnull": True})
         | Q(**{precision: DatePrecision.DAY})

@@ -36,7 +36,9 @@ class Exchange(Record):
         help_text="The company that runs it, if cited.",
     )
     country = country_field(help_text="Country where it is based.")
-    city = models.CharField(max_length=100, blank=True, help_text="City where it is based, if cited.")
+    city = models.CharField(
+        max_length=100, blank=True, help_text="City where it is based, if cited."
+    )
     founded_date, founded_precision, founded_qualifier = partial_date(
         "founded", what="Founding date"
     )
@@ -50,7 +52,7 @@ class Exchange(Record):
         "status_as_of", what="Date the status was last confirmed"
     )
     website = models.URLField(max_length=300, blank=True, help_text="Official website, if cited.")
-    coingecko_id = models.CharField(  # noqa: DJ001 - null means "not matched"
+    coingecko_id = models.CharField(
         max_length=100,
         null=True,
         blank=True,

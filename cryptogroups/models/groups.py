@@ -116,7 +116,7 @@ class GroupExchange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.group} – {self.exchange} ({self.affiliation})"
+        return f"{self.group} - {self.exchange} ({self.affiliation})"
 
 
 class Migration(Record):

@@ -14,7 +14,7 @@ validate_wikidata_qid = RegexValidator(r"^Q[1-9][0-9]*$", "A Wikidata item id lo
 
 
 def wikidata_field() -> models.CharField:
-    return models.CharField(  # noqa: DJ001 - null means "not matched to Wikidata yet"
+    return models.CharField(
         max_length=20,
         null=True,
         blank=True,
@@ -32,7 +32,7 @@ def wikidata_constraint() -> models.CheckConstraint:
 
 
 class Organization(Record):
-    """An authority, company or other body that issues actions or operates a platform or exchange."""
+    """An authority, company or other body that issues actions or runs a platform or exchange."""
 
     name = models.CharField(max_length=200, help_text="Usual English name.")
     native_name = models.CharField(

@@ -141,4 +141,3 @@ class Citation(TimeStamped):
                 raise ValidationError(
                     {"field_name": f"{model.__name__} has no field {self.field_name!r}."}
                 ) from None
-

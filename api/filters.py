@@ -1,0 +1,357 @@
+"""FilterSets, one per resource, and the strict filter backends.
+
+Every list accepts its FilterSet's parameters plus ``search``, ``ordering``, ``page`` and
+``page_size``. Parameters that take several values (``?status=a&status=b``) match any of them.
+Date ranges compare the stored first day of a partial date (a date known to the month matches
+``..._after=2017-10-01`` but not ``..._after=2017-10-02``).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import F, OrderBy, Q, QuerySet
+from django_filters import rest_framework as filters
+from django_filters.fields import RangeField
+from django_filters.widgets import SuffixedMultiWidget
+from rest_framework import filters as drf_filters
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from cryptogroups import choices, models
+from cryptogroups.codes import (
+    validate_country_code,
+    validate_language_code,
+    validate_subdivision_code,
+)
+
+
+class StrictDjangoFilterBackend(filters.DjangoFilterBackend):
+    """django-filter's backend, with each error reported under the query parameter that caused
+    it (``announced_after``, not the filter's name ``announced``)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise ValidationError(errors_by_parameter(filterset))
+        return filterset.qs
+
+
+def _details(error: forms.ValidationError) -> list[ErrorDetail]:
+    return [
+        ErrorDetail(message, code=e.code or "invalid") for e in error.error_list for message in e
+    ]
+
+
+def errors_by_parameter(filterset: filters.FilterSet) -> dict[str, list[ErrorDetail]]:
+    errors: dict[str, list[ErrorDetail]] = {}
+    for name, form_errors in filterset.form.errors.as_data().items():
+        field = filterset.form.fields[name]
+        if isinstance(field.widget, SuffixedMultiWidget):
+            for suffix, subfield in zip(field.widget.suffixes, field.fields, strict=True):
+                parameter = field.widget.suffixed(name, suffix)
+                try:
+                    subfield.clean(filterset.data.get(parameter))
+                except forms.ValidationError as error:
+                    errors[parameter] = _details(error)
+            if any(key.startswith(f"{name}_") for key in errors):
+                continue
+        errors[name] = [detail for error in form_errors for detail in _details(error)]
+    return errors
+
+
+class SearchFilter(drf_filters.SearchFilter):
+    search_description = "Words to look for (case-insensitive) in the resource's main text fields."
+
+
+class StrictOrderingFilter(drf_filters.OrderingFilter):
+    """Ordering that refuses unknown fields with a 400 instead of ignoring them, and always ends
+    with the view's unique tie-breaker so that pages are deterministic."""
+
+    def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param)
+        if raw is None:
+            terms = list(self.get_default_ordering(view))
+        else:
+            terms = [term.strip() for term in raw.split(",")]
+            allowed = {
+                name for name, _ in self.get_valid_fields(queryset, view, {"request": request})
+            }
+            invalid = [term for term in terms if term.lstrip("-") not in allowed]
+            if invalid:
+                raise ValidationError(
+                    {
+                        self.ordering_param: [
+                            f"Unknown ordering field(s): {', '.join(invalid)}. Allowed: "
+                            f"{', '.join(sorted(allowed))}, each optionally prefixed by '-'."
+                        ]
+                    }
+                )
+        if view.ordering_tie_breaker not in {term.lstrip("-") for term in terms}:
+            terms.append(view.ordering_tie_breaker)
+        return [nulls_last(term) for term in terms]
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        fields = ", ".join(view.ordering_fields)
+        for parameter in parameters:
+            parameter["description"] = (
+                f"Comma-separated fields to sort by, each optionally prefixed by '-' for "
+                f"descending order. Allowed: {fields}. Ties are broken by "
+                f"'{view.ordering_tie_breaker}'."
+            )
+        return parameters
+
+
+def nulls_last(term: str) -> OrderBy:
+    """Sort empty values last in both directions, so that SQLite and PostgreSQL agree."""
+    if term.startswith("-"):
+        return F(term[1:]).desc(nulls_last=True)
+    return F(term).asc(nulls_last=True)
+
+
+def query_parameter_names(filterset_class: type[filters.FilterSet]) -> dict[str, bool]:
+    """Map each query parameter a FilterSet reads to whether it may be repeated."""
+    names: dict[str, bool] = {}
+    for name, filter_ in filterset_class.base_filters.items():
+        field = filter_.field
+        widget = field.widget
+        multiple = isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
+        if isinstance(widget, SuffixedMultiWidget):
+            for suffix in widget.suffixes:
+                names[widget.suffixed(name, suffix)] = False
+        else:
+            names[name] = multiple
+    return names
+
+
+class CountryFilter(filters.CharFilter):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validators", [validate_country_code])
+        super().__init__(*args, **kwargs)
+
+
+class LanguageFilter(filters.CharFilter):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validators", [validate_language_code])
+        super().__init__(*args, **kwargs)
+
+
+class CountRangeField(RangeField):
+    """A range of whole, non-negative numbers (django-filter's RangeField takes decimals)."""
+
+    def __init__(self, fields=None, *args, **kwargs):
+        if fields is None:
+            fields = (forms.IntegerField(min_value=0), forms.IntegerField(min_value=0))
+        super().__init__(fields, *args, **kwargs)
+
+
+class CountRangeFilter(filters.RangeFilter):
+    field_class = CountRangeField
+
+
+class StrictBooleanFilter(filters.TypedChoiceFilter):
+    """``true`` or ``false``; anything else is a 400 (django-filter's BooleanFilter ignores it)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(*args, **kwargs)
+
+
+class SlugFilter(filters.ModelMultipleChoiceFilter):
+    """Related records named by slug; matches by the record itself (django-filter would compare
+    the slug with the foreign key's own column)."""
+
+    def get_filter_predicate(self, value):
+        return {self.field_name: value}
+
+
+def slug_filter(model, field_name: str, help_text: str) -> SlugFilter:
+    """Filter by the slug of a related record; repeat the parameter to match any of several."""
+    return SlugFilter(
+        field_name=field_name,
+        to_field_name="slug",
+        queryset=model.objects.all(),
+        help_text=help_text,
+    )
+
+
+def choice_filter(choice_class, help_text: str, field_name: str | None = None):
+    kwargs = {"choices": choice_class.choices, "help_text": help_text}
+    if field_name:
+        kwargs["field_name"] = field_name
+    return filters.MultipleChoiceFilter(**kwargs)
+
+
+def date_range(field_name: str, what: str) -> filters.DateFromToRangeFilter:
+    return filters.DateFromToRangeFilter(
+        field_name=field_name,
+        help_text=f"{what}: `_after` and `_before` bound it, inclusive (YYYY-MM-DD).",
+    )
+
+
+class OrganizationFilterSet(filters.FilterSet):
+    org_type = choice_filter(choices.OrganizationType, "Kind of organisation.")
+    country = CountryFilter(help_text="Country, ISO 3166-1 alpha-2 (for example CN).")
+    parent = slug_filter(models.Organization, "parent", "Slug of the parent organisation.")
+
+    class Meta:
+        model = models.Organization
+        fields = ["org_type", "country", "parent"]
+
+
+class SourceFilterSet(filters.FilterSet):
+    source_type = choice_filter(choices.SourceType, "Kind of document.")
+    language = LanguageFilter(help_text="Language of the document, ISO 639-1 (for example en).")
+    publisher = filters.CharFilter(
+        lookup_expr="iexact", help_text="Publisher, exact name, case-insensitive."
+    )
+    published = date_range("published_date", "Publication date")
+
+    class Meta:
+        model = models.Source
+        fields = ["source_type", "language", "publisher"]
+
+
+class PlatformFilterSet(filters.FilterSet):
+    platform_type = choice_filter(choices.PlatformType, "Kind of service.")
+    encryption = choice_filter(choices.Encryption, "How messages are encrypted.")
+    operator = slug_filter(models.Organization, "operator", "Slug of the operating company.")
+    blocked_in = CountryFilter(
+        method="filter_blocked_in",
+        help_text="Only platforms recorded as blocked in this country (ISO 3166-1 alpha-2) "
+        "at some time.",
+    )
+
+    class Meta:
+        model = models.Platform
+        fields = ["platform_type", "encryption", "operator"]
+
+    def filter_blocked_in(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(
+            availabilities__jurisdiction=value,
+            availabilities__status=choices.AvailabilityStatus.BLOCKED,
+        ).distinct()
+
+
+class PlatformAvailabilityFilterSet(filters.FilterSet):
+    platform = slug_filter(models.Platform, "platform", "Slug of the platform.")
+    jurisdiction = CountryFilter(help_text="Country, ISO 3166-1 alpha-2 (for example CN).")
+    status = choice_filter(choices.AvailabilityStatus, "Available, restricted or blocked.")
+    since = date_range("since_date", "Start of the period")
+
+    class Meta:
+        model = models.PlatformAvailability
+        fields = ["platform", "jurisdiction", "status"]
+
+
+class ExchangeFilterSet(filters.FilterSet):
+    exchange_type = choice_filter(choices.ExchangeType, "Kind of venue.")
+    status = choice_filter(choices.ExchangeStatus, "Operating status.")
+    country = CountryFilter(help_text="Country where it is based, ISO 3166-1 alpha-2.")
+    operator = slug_filter(models.Organization, "operator", "Slug of the operating company.")
+    founded = date_range("founded_date", "Founding date")
+    response_type = choice_filter(
+        choices.ResponseType,
+        "Only exchanges that made a response of this type.",
+        field_name="responses__response_type",
+    )
+    responded_to = slug_filter(
+        models.RegulatoryAction,
+        "responses__actions",
+        "Only exchanges that responded to this regulatory action (its slug).",
+    )
+
+    class Meta:
+        model = models.Exchange
+        fields = ["exchange_type", "status", "country", "operator"]
+
+
+class ExchangeResponseFilterSet(filters.FilterSet):
+    exchange = slug_filter(models.Exchange, "exchange", "Slug of the exchange.")
+    response_type = choice_filter(choices.ResponseType, "What the exchange did.")
+    jurisdiction = CountryFilter(help_text="Scope of the response, ISO 3166-1 alpha-2.")
+    action = slug_filter(
+        models.RegulatoryAction, "actions", "Slug of a regulatory action it responded to."
+    )
+    announced = date_range("announced_date", "Announcement date")
+    effective = date_range("effective_date", "Effective date")
+
+    class Meta:
+        model = models.ExchangeResponse
+        fields = ["exchange", "response_type", "jurisdiction", "action"]
+
+
+class GroupFilterSet(filters.FilterSet):
+    platform = slug_filter(models.Platform, "platform", "Slug of the hosting platform.")
+    exchange = slug_filter(models.Exchange, "exchanges", "Slug of an exchange the group is about.")
+    affiliation = choice_filter(
+        choices.Affiliation,
+        "Only groups with an exchange link of this affiliation (official, unofficial, unknown).",
+        field_name="exchange_links__affiliation",
+    )
+    group_type = choice_filter(choices.GroupType, "Group, channel or room.")
+    status = choice_filter(choices.GroupStatus, "Active, disbanded, migrated or unknown.")
+    language = LanguageFilter(help_text="Main language, ISO 639-1 (for example zh).")
+    is_aggregate = StrictBooleanFilter(
+        help_text="`true` for records that stand for several unnamed groups, `false` otherwise."
+    )
+    member_count = CountRangeFilter(
+        help_text="Member count: `_min` and `_max` bound it, inclusive. Groups without a count "
+        "never match. The count's qualifier is not taken into account."
+    )
+
+    class Meta:
+        model = models.Group
+        fields = ["platform", "exchange", "group_type", "status", "language"]
+
+
+class MigrationFilterSet(filters.FilterSet):
+    from_platform = slug_filter(models.Platform, "from_platform", "Slug of the platform left.")
+    to_platform = slug_filter(models.Platform, "to_platform", "Slug of the platform joined.")
+    platform = filters.ModelChoiceFilter(
+        queryset=models.Platform.objects.all(),
+        to_field_name="slug",
+        method="filter_platform",
+        help_text="Slug of a platform either left or joined.",
+    )
+    driver = slug_filter(
+        models.RegulatoryAction, "drivers", "Slug of a regulatory action given as a reason."
+    )
+    started = date_range("started_date", "Start of the movement")
+
+    class Meta:
+        model = models.Migration
+        fields = ["from_platform", "to_platform", "driver"]
+
+    def filter_platform(self, queryset: QuerySet, name: str, value: models.Platform) -> QuerySet:
+        return queryset.filter(Q(from_platform=value) | Q(to_platform=value))
+
+
+class RegulatoryActionFilterSet(filters.FilterSet):
+    jurisdiction = CountryFilter(help_text="Country, ISO 3166-1 alpha-2 (for example CN).")
+    subdivision = filters.CharFilter(
+        validators=[validate_subdivision_code],
+        help_text="ISO 3166-2 subdivision for local actions (for example CN-SH).",
+    )
+    action_type = choice_filter(choices.ActionType, "Kind of action.")
+    status = choice_filter(choices.ActionStatus, "How far the action is known to have gone.")
+    issuer = slug_filter(models.Organization, "issuers", "Slug of an issuing organisation.")
+    target_exchange = slug_filter(
+        models.Exchange, "targets__exchange", "Slug of an exchange the action targets by name."
+    )
+    target_platform = slug_filter(
+        models.Platform, "targets__platform", "Slug of a platform the action targets by name."
+    )
+    target_category = choice_filter(
+        choices.TargetCategory,
+        "A category of actors the action targets.",
+        field_name="targets__category",
+    )
+    announced = date_range("announced_date", "Announcement date")
+    effective = date_range("effective_date", "Effective date")
+
+    class Meta:
+        model = models.RegulatoryAction
+        fields = ["jurisdiction", "subdivision", "action_type", "status", "issuer"]

@@ -1,0 +1,216 @@
+"""Read-only viewsets, one per resource: a queryset, a serializer, a FilterSet and the fields
+users can search and sort by. Detail URLs use the record's slug."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema_view
+from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
+
+from cryptogroups import models
+
+from . import filters, serializers
+from .schema import retrieve_schema
+
+#: Parameters every endpoint understands: DRF's format override.
+COMMON_PARAMETERS = {"format": False}
+
+
+def with_citations(queryset: QuerySet) -> QuerySet:
+    """Prefetch a record's citations and their sources in one query per page."""
+    return queryset.prefetch_related(
+        Prefetch("citations", queryset=models.Citation.objects.select_related("source"))
+    )
+
+
+@extend_schema_view(retrieve=retrieve_schema)
+class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    """A public, read-only resource that answers 400 to any query parameter it does not know,
+    and to a repeated parameter that takes a single value."""
+
+    lookup_field = "slug"
+    ordering_tie_breaker = "slug"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.check_query_parameters(request)
+
+    def allowed_query_parameters(self) -> dict[str, bool]:
+        """Each parameter this action reads, and whether it may be repeated."""
+        allowed = dict(COMMON_PARAMETERS)
+        if self.action != "list":
+            return allowed
+        allowed.update(filters.query_parameter_names(self.filterset_class))
+        allowed.update({"search": False, "ordering": False})
+        allowed.update({self.paginator.page_query_param: False})
+        allowed.update({self.paginator.page_size_query_param: False})
+        return allowed
+
+    def check_query_parameters(self, request) -> None:
+        allowed = self.allowed_query_parameters()
+        errors = {}
+        for name in request.query_params:
+            if name not in allowed:
+                errors[name] = [
+                    "Unknown query parameter. Allowed here: "
+                    + (", ".join(sorted(allowed)) or "none")
+                    + "."
+                ]
+            elif not allowed[name] and len(request.query_params.getlist(name)) > 1:
+                errors[name] = ["This parameter takes a single value; it was given several."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class OrganizationViewSet(ReadOnlyViewSet):
+    """Authorities that issue regulatory actions and companies that operate platforms and
+    exchanges."""
+
+    queryset = with_citations(models.Organization.objects.select_related("parent"))
+    serializer_class = serializers.OrganizationSerializer
+    filterset_class = filters.OrganizationFilterSet
+    search_fields = ["name", "native_name", "description"]
+    ordering_fields = ["name", "slug", "country", "created_at", "updated_at"]
+    ordering = ["name", "slug"]
+
+
+class SourceViewSet(ReadOnlyViewSet):
+    """The documents facts are taken from."""
+
+    queryset = models.Source.objects.select_related("syndicated_from")
+    serializer_class = serializers.SourceSerializer
+    filterset_class = filters.SourceFilterSet
+    search_fields = ["title", "publisher", "author", "notes"]
+    ordering_fields = ["slug", "title", "publisher", "published_date", "created_at", "updated_at"]
+    ordering = ["slug"]
+
+
+class PlatformViewSet(ReadOnlyViewSet):
+    """Messaging and social services that host groups, with where they are blocked."""
+
+    queryset = with_citations(
+        models.Platform.objects.select_related("operator").prefetch_related("availabilities")
+    )
+    serializer_class = serializers.PlatformSerializer
+    filterset_class = filters.PlatformFilterSet
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "slug", "user_count", "created_at", "updated_at"]
+    ordering = ["name", "slug"]
+
+
+class PlatformAvailabilityViewSet(ReadOnlyViewSet):
+    """Whether a platform can be used in a jurisdiction, over a period."""
+
+    queryset = with_citations(models.PlatformAvailability.objects.select_related("platform"))
+    serializer_class = serializers.PlatformAvailabilitySerializer
+    filterset_class = filters.PlatformAvailabilityFilterSet
+    search_fields = ["platform__name", "workaround", "description"]
+    ordering_fields = ["slug", "jurisdiction", "since_date", "created_at", "updated_at"]
+    ordering = ["since_date", "slug"]
+
+
+class ExchangeViewSet(ReadOnlyViewSet):
+    """Crypto-currency trading venues and their responses to regulation."""
+
+    queryset = with_citations(
+        models.Exchange.objects.select_related("operator").prefetch_related(
+            Prefetch(
+                "responses",
+                queryset=models.ExchangeResponse.objects.select_related("exchange"),
+            )
+        )
+    )
+    serializer_class = serializers.ExchangeSerializer
+    filterset_class = filters.ExchangeFilterSet
+    search_fields = ["name", "native_name", "city", "description"]
+    ordering_fields = ["name", "slug", "country", "founded_date", "created_at", "updated_at"]
+    ordering = ["name", "slug"]
+
+
+class ExchangeResponseViewSet(ReadOnlyViewSet):
+    """What exchanges did in answer to regulatory actions: halts, suspensions, closures."""
+
+    queryset = with_citations(
+        models.ExchangeResponse.objects.select_related("exchange").prefetch_related("actions")
+    )
+    serializer_class = serializers.ExchangeResponseSerializer
+    filterset_class = filters.ExchangeResponseFilterSet
+    search_fields = ["exchange__name", "description"]
+    ordering_fields = [
+        "slug",
+        "announced_date",
+        "effective_date",
+        "response_type",
+        "created_at",
+        "updated_at",
+    ]
+    ordering = ["effective_date", "slug"]
+
+
+class GroupViewSet(ReadOnlyViewSet):
+    """Communities on platforms, with the exchanges they are about."""
+
+    queryset = with_citations(
+        models.Group.objects.select_related("platform").prefetch_related(
+            Prefetch(
+                "exchange_links",
+                queryset=models.GroupExchange.objects.select_related("exchange").order_by(
+                    "exchange__name", "exchange__slug"
+                ),
+            )
+        )
+    )
+    serializer_class = serializers.GroupSerializer
+    filterset_class = filters.GroupFilterSet
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "slug", "member_count", "created_at", "updated_at"]
+    ordering = ["name", "slug"]
+
+
+class MigrationViewSet(ReadOnlyViewSet):
+    """Movements of groups' members from one platform to another."""
+
+    queryset = with_citations(
+        models.Migration.objects.select_related(
+            "from_platform", "to_platform", "from_group", "to_group"
+        ).prefetch_related("drivers")
+    )
+    serializer_class = serializers.MigrationSerializer
+    filterset_class = filters.MigrationFilterSet
+    search_fields = ["title", "scale", "description"]
+    ordering_fields = ["slug", "started_date", "created_at", "updated_at"]
+    ordering = ["started_date", "slug"]
+
+
+class RegulatoryActionViewSet(ReadOnlyViewSet):
+    """Bans, rules, notices, orders and blocks by authorities, with issuers and targets."""
+
+    queryset = with_citations(
+        models.RegulatoryAction.objects.select_related("supersedes").prefetch_related(
+            Prefetch(
+                "issuer_links",
+                queryset=models.ActionIssuer.objects.select_related("organization"),
+            ),
+            Prefetch(
+                "targets",
+                queryset=models.ActionTarget.objects.select_related("exchange", "platform"),
+            ),
+            Prefetch(
+                "responses",
+                queryset=models.ExchangeResponse.objects.select_related("exchange"),
+            ),
+        )
+    )
+    serializer_class = serializers.RegulatoryActionSerializer
+    filterset_class = filters.RegulatoryActionFilterSet
+    search_fields = ["title", "official_title", "native_title", "document_number", "summary"]
+    ordering_fields = [
+        "slug",
+        "title",
+        "announced_date",
+        "effective_date",
+        "created_at",
+        "updated_at",
+    ]
+    ordering = ["announced_date", "slug"]
