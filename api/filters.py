@@ -36,6 +36,11 @@ class StrictDjangoFilterBackend(filters.DjangoFilterBackend):
             raise ValidationError(errors_by_parameter(filterset))
         return filterset.qs
 
+    def to_html(self, request, queryset, view):
+        """No filter form in the browsable API: an HTML form submits its empty fields, which
+        this API refuses. Filters go in the URL, as the schema documents them."""
+        return None
+
 
 def _details(error: forms.ValidationError) -> list[ErrorDetail]:
     return [
@@ -82,7 +87,7 @@ class StrictOrderingFilter(drf_filters.OrderingFilter):
                 raise ValidationError(
                     {
                         self.ordering_param: [
-                            f"Unknown ordering field(s): {', '.join(invalid)}. Allowed: "
+                            f"Unknown ordering field(s): {', '.join(map(repr, invalid))}. Allowed: "
                             f"{', '.join(sorted(allowed))}, each optionally prefixed by '-'."
                         ]
                     }

@@ -27,7 +27,7 @@ def with_citations(queryset: QuerySet) -> QuerySet:
 @extend_schema_view(retrieve=retrieve_schema)
 class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     """A public, read-only resource that answers 400 to any query parameter it does not know,
-    and to a repeated parameter that takes a single value."""
+    to a repeated parameter that takes a single value, and to an empty value."""
 
     lookup_field = "slug"
     ordering_tie_breaker = "slug"
@@ -50,15 +50,19 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     def check_query_parameters(self, request) -> None:
         allowed = self.allowed_query_parameters()
         errors = {}
-        for name in request.query_params:
+        for name, values in request.query_params.lists():
             if name not in allowed:
                 errors[name] = [
                     "Unknown query parameter. Allowed here: "
                     + (", ".join(sorted(allowed)) or "none")
                     + "."
                 ]
-            elif not allowed[name] and len(request.query_params.getlist(name)) > 1:
+            elif not allowed[name] and len(values) > 1:
                 errors[name] = ["This parameter takes a single value; it was given several."]
+            elif "" in values:
+                errors[name] = ["Empty value: give a value, or leave the parameter out."]
+            elif any("\x00" in value for value in values):
+                errors[name] = ["Null characters are not allowed."]
         if errors:
             raise ValidationError(errors)
 

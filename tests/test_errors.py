@@ -138,3 +138,23 @@ def test_unacceptable_media_type_is_406_json(api):
     response = api.get("/api/v1/exchanges/", HTTP_ACCEPT="application/xml")
     assert response.status_code == 406
     assert response.json()["type"] == "client_error"
+
+
+@pytest.mark.parametrize("query", ["platform=", "language=", "ordering=", "page=", "search="])
+def test_an_empty_value_is_400_not_ignored(api, query):
+    response = api.get(f"/api/v1/groups/?{query}")
+    assert response.status_code == 400
+    assert error_attrs(response) == [query.rstrip("=")]
+    assert "Empty value" in response.json()["errors"][0]["detail"]
+
+
+def test_a_null_character_is_400_naming_the_parameter(api):
+    response = api.get("/api/v1/groups/?search=bit%00coin")
+    assert response.status_code == 400
+    assert error_attrs(response) == ["search"]
+
+
+def test_an_empty_ordering_term_is_400(api):
+    response = api.get("/api/v1/groups/?ordering=name,,slug")
+    assert response.status_code == 400
+    assert error_attrs(response) == ["ordering"]

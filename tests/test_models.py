@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from cryptogroups import models
 from tests import factories
@@ -15,10 +15,12 @@ pytestmark = pytest.mark.django_db
 
 
 def refused(build) -> bool:
+    """True when the database refuses the row: a broken constraint, or (PostgreSQL) a value too
+    long for its column."""
     try:
         with transaction.atomic():
             build()
-    except IntegrityError:
+    except (IntegrityError, DataError):
         return True
     return False
 
