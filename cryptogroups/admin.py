@@ -86,7 +86,15 @@ class PlatformAdmin(CitedAdmin):
 
 @admin.register(models.PlatformAvailability)
 class PlatformAvailabilityAdmin(CitedAdmin):
-    list_display = ["platform", "jurisdiction", "status", "since_date", "until_date", "slug"]
+    list_display = [
+        "platform",
+        "jurisdiction",
+        "status",
+        "since_date",
+        "until_date",
+        "slug",
+        "citations_count",
+    ]
     list_filter = ["status", "jurisdiction", "platform"]
     list_select_related = ["platform"]
     search_fields = ["platform__name", "slug", "workaround"]
@@ -112,7 +120,14 @@ class ExchangeAdmin(CitedAdmin):
 
 @admin.register(models.ExchangeResponse)
 class ExchangeResponseAdmin(CitedAdmin):
-    list_display = ["exchange", "response_type", "announced_date", "effective_date", "slug"]
+    list_display = [
+        "exchange",
+        "response_type",
+        "announced_date",
+        "effective_date",
+        "slug",
+        "citations_count",
+    ]
     list_filter = ["response_type", "exchange"]
     list_select_related = ["exchange"]
     search_fields = ["exchange__name", "slug", "description"]
@@ -148,7 +163,14 @@ class GroupAdmin(CitedAdmin):
 
 @admin.register(models.Migration)
 class MigrationAdmin(CitedAdmin):
-    list_display = ["title", "from_platform", "to_platform", "started_date", "slug"]
+    list_display = [
+        "title",
+        "from_platform",
+        "to_platform",
+        "started_date",
+        "slug",
+        "citations_count",
+    ]
     list_filter = ["from_platform", "to_platform"]
     list_select_related = ["from_platform", "to_platform"]
     search_fields = ["title", "slug", "description"]

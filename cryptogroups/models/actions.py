@@ -83,7 +83,7 @@ class RegulatoryAction(Record):
     )
 
     class Meta:
-        ordering = ["announced_date", "slug"]
+        ordering = [F("announced_date").asc(nulls_last=True), "slug"]
         constraints = [
             *Record.Meta.constraints,
             choice_constraint("action_type", ActionType),
@@ -120,7 +120,7 @@ class ActionIssuer(models.Model):
     )
 
     class Meta:
-        ordering = ["action", "role", "organization__name"]
+        ordering = ["action", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["action", "organization"], name="%(app_label)s_%(class)s_unique"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
 
 from cryptogroups.choices import ExchangeStatus, ExchangeType, ResponseType
 
@@ -104,7 +105,7 @@ class ExchangeResponse(Record):
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
     class Meta:
-        ordering = ["effective_date", "slug"]
+        ordering = [F("effective_date").asc(nulls_last=True), "slug"]
         constraints = [
             *Record.Meta.constraints,
             choice_constraint("response_type", ResponseType),

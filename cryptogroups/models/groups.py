@@ -107,7 +107,7 @@ class GroupExchange(models.Model):
     )
 
     class Meta:
-        ordering = ["group", "exchange__name"]
+        ordering = ["group", "exchange__name", "exchange__slug"]
         constraints = [
             models.UniqueConstraint(
                 fields=["group", "exchange"], name="%(app_label)s_%(class)s_unique"
@@ -168,7 +168,7 @@ class Migration(Record):
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
     class Meta:
-        ordering = ["started_date", "slug"]
+        ordering = [F("started_date").asc(nulls_last=True), "slug"]
         constraints = [
             *Record.Meta.constraints,
             *partial_date_constraints("started"),

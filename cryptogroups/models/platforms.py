@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
 
 from cryptogroups.choices import AvailabilityStatus, Encryption, PlatformType, UserMetric
 
@@ -98,7 +99,7 @@ class PlatformAvailability(Record):
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
     class Meta:
-        ordering = ["platform__name", "jurisdiction", "since_date", "slug"]
+        ordering = [F("since_date").asc(nulls_last=True), "slug"]
         verbose_name_plural = "platform availabilities"
         constraints = [
             *Record.Meta.constraints,
