@@ -227,3 +227,21 @@ def test_saving_changes_updated_at_but_not_created_at():
     exchange.refresh_from_db()
     assert exchange.created_at == created
     assert exchange.updated_at > updated
+
+
+def domain_models():
+    from django.apps import apps
+
+    return [m for m in apps.get_app_config("cryptogroups").get_models() if not m._meta.auto_created]
+
+
+@pytest.mark.parametrize("model", domain_models(), ids=lambda m: m.__name__)
+def test_every_model_and_field_is_documented(model):
+    # Django writes "Name(field, ...)" as the docstring of a model that has none.
+    assert model.__doc__ and not model.__doc__.startswith(f"{model.__name__}(")
+    undocumented = [
+        field.name
+        for field in model._meta.get_fields()
+        if (field.concrete or field.many_to_many) and not field.auto_created and not field.help_text
+    ]
+    assert undocumented == []
