@@ -238,7 +238,8 @@ def domain_models():
 @pytest.mark.parametrize("model", domain_models(), ids=lambda m: m.__name__)
 def test_every_model_and_field_is_documented(model):
     # Django writes "Name(field, ...)" as the docstring of a model that has none.
-    assert model.__doc__ and not model.__doc__.startswith(f"{model.__name__}(")
+    assert model.__doc__
+    assert not model.__doc__.startswith(f"{model.__name__}(")
     undocumented = [
         field.name
         for field in model._meta.get_fields()
