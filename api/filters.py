@@ -82,7 +82,7 @@ class StrictOrderingFilter(drf_filters.OrderingFilter):
             allowed = {
                 name for name, _ in self.get_valid_fields(queryset, view, {"request": request})
             }
-            invalid = [term for term in terms if term.lstrip("-") not in allowed]
+            invalid = [term for term in terms if term.removeprefix("-") not in allowed]
             if invalid:
                 raise ValidationError(
                     {
@@ -92,7 +92,7 @@ class StrictOrderingFilter(drf_filters.OrderingFilter):
                         ]
                     }
                 )
-        if view.ordering_tie_breaker not in {term.lstrip("-") for term in terms}:
+        if view.ordering_tie_breaker not in {term.removeprefix("-") for term in terms}:
             terms.append(view.ordering_tie_breaker)
         return [nulls_last(term) for term in terms]
 
@@ -142,12 +142,16 @@ class LanguageFilter(filters.CharFilter):
         super().__init__(*args, **kwargs)
 
 
+#: The largest count the database stores (a 64-bit signed integer).
+MAX_COUNT = 2**63 - 1
+
+
 class CountRangeField(RangeField):
     """A range of whole, non-negative numbers (django-filter's RangeField takes decimals)."""
 
     def __init__(self, fields=None, *args, **kwargs):
         if fields is None:
-            fields = (forms.IntegerField(min_value=0), forms.IntegerField(min_value=0))
+            fields = [forms.IntegerField(min_value=0, max_value=MAX_COUNT) for _ in range(2)]
         super().__init__(fields, *args, **kwargs)
 
 

@@ -4,19 +4,43 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
+from django.core.exceptions import ValidationError
+from django.db import models as db_models
 from django.db.models import Count
 
 from . import models
+from .models.sources import validate_cited_field
+
+
+class BaseAdmin(admin.ModelAdmin):
+    formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+
+
+class CitationFormSet(BaseGenericInlineFormSet):
+    """Checks each citation's field against the record it cites. The citation's own clean()
+    cannot: the formset sets the citation's content type only when saving."""
+
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            if not form.has_changed() or not hasattr(form, "cleaned_data"):
+                continue
+            try:
+                validate_cited_field(type(self.instance), form.cleaned_data.get("field_name"))
+            except ValidationError as error:
+                form.add_error(None, error)
 
 
 class CitationInline(GenericTabularInline):
     model = models.Citation
+    formset = CitationFormSet
     extra = 0
     fields = ["source", "field_name", "quote", "verbatim", "support", "locator", "note"]
     autocomplete_fields = ["source"]
 
 
-class CitedAdmin(admin.ModelAdmin):
+class CitedAdmin(BaseAdmin):
     """A record with citations edited inline and counted in the list."""
 
     inlines = [CitationInline]
@@ -32,7 +56,7 @@ class CitedAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(BaseAdmin):
     list_display = ["title", "publisher", "source_type", "language", "published_date", "slug"]
     list_filter = ["source_type", "language", "publisher"]
     search_fields = ["title", "publisher", "author", "url", "slug"]
@@ -42,7 +66,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Citation)
-class CitationAdmin(admin.ModelAdmin):
+class CitationAdmin(BaseAdmin):
     list_display = [
         "id",
         "source",
@@ -105,7 +129,13 @@ class PlatformAvailabilityAdmin(CitedAdmin):
 class ExchangeResponseInline(admin.TabularInline):
     model = models.ExchangeResponse
     extra = 0
-    fields = ["slug", "response_type", "effective_date", "effective_precision"]
+    fields = [
+        "slug",
+        "response_type",
+        "effective_date",
+        "effective_precision",
+        "effective_qualifier",
+    ]
     show_change_link = True
 
 
@@ -211,7 +241,7 @@ class RegulatoryActionAdmin(CitedAdmin):
 
 
 @admin.register(models.GroupExchange)
-class GroupExchangeAdmin(admin.ModelAdmin):
+class GroupExchangeAdmin(BaseAdmin):
     list_display = ["group", "exchange", "affiliation"]
     list_filter = ["affiliation"]
     list_select_related = ["group", "exchange"]
@@ -220,7 +250,7 @@ class GroupExchangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ActionIssuer)
-class ActionIssuerAdmin(admin.ModelAdmin):
+class ActionIssuerAdmin(BaseAdmin):
     list_display = ["action", "organization", "role"]
     list_filter = ["role"]
     list_select_related = ["action", "organization"]
@@ -229,7 +259,7 @@ class ActionIssuerAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ActionTarget)
-class ActionTargetAdmin(admin.ModelAdmin):
+class ActionTargetAdmin(BaseAdmin):
     list_display = ["action", "category", "exchange", "platform", "effect"]
     list_filter = ["category", "effect"]
     list_select_related = ["action", "exchange", "platform"]

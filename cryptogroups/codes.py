@@ -35,7 +35,8 @@ def validate_language_code(value: str) -> None:
 
 
 def validate_subdivision_code(value: str) -> None:
-    if pycountry.subdivisions.get(code=value) is None:
+    subdivision = pycountry.subdivisions.get(code=value)
+    if subdivision is None or subdivision.code != value:
         raise ValidationError(
             "%(value)r is not an ISO 3166-2 subdivision code (for example CN-SH, CN-BJ).",
             code="invalid_subdivision",

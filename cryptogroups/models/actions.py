@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Upper
 
 from cryptogroups.choices import (
     ActionStatus,
@@ -91,7 +91,10 @@ class RegulatoryAction(Record):
             country_constraint("jurisdiction"),
             models.CheckConstraint(
                 condition=Q(subdivision__isnull=True)
-                | Q(subdivision__startswith=Concat(F("jurisdiction"), Value("-"))),
+                | Q(
+                    subdivision__startswith=Concat(F("jurisdiction"), Value("-")),
+                    subdivision=Upper("subdivision"),
+                ),
                 name="%(app_label)s_%(class)s_subdivision_in_jurisdiction",
             ),
             *partial_date_constraints("status_as_of"),

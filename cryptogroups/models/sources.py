@@ -133,11 +133,17 @@ class Citation(TimeStamped):
 
     def clean(self) -> None:
         super().clean()
-        if self.content_type_id and self.field_name:
-            model = self.content_type.model_class()
-            try:
-                model._meta.get_field(self.field_name)
-            except FieldDoesNotExist:
-                raise ValidationError(
-                    {"field_name": f"{model.__name__} has no field {self.field_name!r}."}
-                ) from None
+        if self.content_type_id:
+            validate_cited_field(self.content_type.model_class(), self.field_name)
+
+
+def validate_cited_field(model: type[models.Model], field_name: str | None) -> None:
+    """Refuse a citation of a field or relation the cited model does not have."""
+    if not field_name:
+        return
+    try:
+        model._meta.get_field(field_name)
+    except FieldDoesNotExist:
+        raise ValidationError(
+            {"field_name": f"{model.__name__} has no field {field_name!r}."}
+        ) from None

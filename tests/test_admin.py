@@ -1,0 +1,471 @@
+"""The admin as a curator meets it: every model listed, searched, added and changed, citations
+edited inline, and no access for anyone who is not staff."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import re
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cryptogroups import models
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+CITATION_PREFIX = "cryptogroups-citation-content_type-object_id"
+
+REGISTERED = [
+    models.Source,
+    models.Citation,
+    models.Organization,
+    models.Platform,
+    models.PlatformAvailability,
+    models.Exchange,
+    models.ExchangeResponse,
+    models.Group,
+    models.GroupExchange,
+    models.Migration,
+    models.RegulatoryAction,
+    models.ActionIssuer,
+    models.ActionTarget,
+]
+CITED = [
+    models.Organization,
+    models.Platform,
+    models.PlatformAvailability,
+    models.Exchange,
+    models.ExchangeResponse,
+    models.Group,
+    models.Migration,
+    models.RegulatoryAction,
+]
+
+_ids = itertools.count(1)
+
+
+def word() -> str:
+    """A word that appears nowhere else in the database."""
+    return f"Qy{next(_ids)}word"
+
+
+def changelist_url(model) -> str:
+    return f"/admin/cryptogroups/{model._meta.model_name}/"
+
+
+def add_url(model) -> str:
+    return f"{changelist_url(model)}add/"
+
+
+def change_url(record) -> str:
+    return f"{changelist_url(type(record))}{record.pk}/change/"
+
+
+@pytest.fixture
+def curator(client, django_user_model):
+    user = django_user_model.objects.create_superuser("curator", "curator@example.org", None)
+    client.force_login(user)
+    return client
+
+
+def searchable(model, text: str):
+    """A record of ``model`` that the admin search finds by ``text``, and only by it."""
+    build = {
+        models.Source: lambda: f.source(title=text),
+        models.Citation: lambda: f.cite(f.organization(), quote=text),
+        models.Organization: lambda: f.organization(name=text),
+        models.Platform: lambda: f.platform(name=text),
+        models.PlatformAvailability: lambda: f.availability(workaround=text),
+        models.Exchange: lambda: f.exchange(name=text),
+        models.ExchangeResponse: lambda: f.response(description=text),
+        models.Group: lambda: f.group(name=text),
+        models.GroupExchange: lambda: models.GroupExchange.objects.create(
+            group=f.group(name=text), exchange=f.exchange()
+        ),
+        models.Migration: lambda: f.migration(title=text),
+        models.RegulatoryAction: lambda: f.action(title=text),
+        models.ActionIssuer: lambda: models.ActionIssuer.objects.create(
+            action=f.action(title=text), organization=f.organization(), role="lead"
+        ),
+        models.ActionTarget: lambda: models.ActionTarget.objects.create(
+            action=f.action(), category="exchanges", effect="prohibited", note=text
+        ),
+    }[model]
+    return build()
+
+
+def model_id(model) -> str:
+    return model.__name__
+
+
+def cite_twice(record, field_name: str) -> None:
+    """Cite ``record`` as a whole and one of its fields, from two new sources."""
+    f.cite(record)
+    f.cite(record, field_name=field_name)
+
+
+# --- every registered model -------------------------------------------------------------------
+
+
+def test_every_model_of_the_app_is_registered():
+    app_models = set(apps.get_app_config("cryptogroups").get_models())
+
+    assert {model for model in admin.site._registry if model in app_models} == app_models
+    assert app_models == set(REGISTERED)
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=model_id)
+def test_changelist_lists_every_record(curator, model):
+    searchable(model, word())
+
+    response = curator.get(changelist_url(model))
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == model.objects.count() > 0
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=model_id)
+def test_changelist_search_finds_the_record(curator, model):
+    text = word()
+    record = searchable(model, f"Before {text} after")
+    searchable(model, f"Before {word()} after")
+
+    response = curator.get(changelist_url(model), {"q": text.lower()})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [record]
+    assert change_url(record) in response.content.decode()
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=model_id)
+def test_add_form_is_shown(curator, model):
+    response = curator.get(add_url(model))
+
+    assert response.status_code == 200
+    assert response.context["add"] is True
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=model_id)
+def test_change_form_is_shown(curator, model):
+    record = searchable(model, word())
+
+    response = curator.get(change_url(record))
+
+    assert response.status_code == 200
+    assert response.context["original"] == record
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=model_id)
+def test_change_form_of_a_curated_record_is_shown(curator, model):
+    record = model.objects.order_by("pk").first()
+    assert record is not None, f"the curated dataset has no {model.__name__}"
+
+    response = curator.get(change_url(record))
+
+    assert response.status_code == 200
+
+
+# --- citations inline -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", CITED, ids=model_id)
+def test_change_form_edits_citations_inline(curator, model):
+    record = searchable(model, word())
+    quote = f"Quoted {word()}"
+    f.cite(record, quote=quote)
+
+    html = curator.get(change_url(record)).content.decode()
+
+    assert f'name="{CITATION_PREFIX}-TOTAL_FORMS" value="1"' in html
+    assert f'name="{CITATION_PREFIX}-0-quote"' in html
+    assert quote in html
+
+
+@pytest.mark.parametrize("model", CITED, ids=model_id)
+def test_add_form_offers_citations_inline(curator, model):
+    html = curator.get(add_url(model)).content.decode()
+
+    assert f'name="{CITATION_PREFIX}-TOTAL_FORMS"' in html
+
+
+@pytest.mark.parametrize("model", CITED, ids=model_id)
+def test_changelist_counts_each_records_citations(curator, model):
+    text = word()
+    record = searchable(model, text)
+    f.cite(record)
+    f.cite(record, field_name="slug")
+
+    html = curator.get(changelist_url(model), {"q": text}).content.decode()
+
+    assert re.search(r'<td class="field-citations_count">\s*2\s*</td>', html)
+
+
+def required_fields(model, slug: str) -> dict:
+    """What the add form needs for a valid record of ``model``."""
+    if model is models.Organization:
+        return {"name": "Test Ministry", "org_type": "regulator", "country": "CN"}
+    if model is models.Platform:
+        return {"name": f"Platform {slug}", "platform_type": "messaging", "encryption": "unknown"}
+    if model is models.PlatformAvailability:
+        return {"platform": f.platform().pk, "jurisdiction": "CN", "status": "blocked"}
+    if model is models.Exchange:
+        return {"name": "Test Exchange", "exchange_type": "spot", "status": "unknown"}
+    if model is models.ExchangeResponse:
+        return {"exchange": f.exchange().pk, "response_type": "halt_all_trading"}
+    if model is models.Group:
+        return {
+            "name": "Test group",
+            "platform": f.platform().pk,
+            "group_type": "group",
+            "status": "unknown",
+        }
+    if model is models.Migration:
+        return {
+            "title": "Test migration",
+            "from_platform": f.platform().pk,
+            "to_platform": f.platform().pk,
+        }
+    if model is models.RegulatoryAction:
+        return {
+            "title": "Test ban",
+            "action_type": "ban",
+            "status": "announced",
+            "jurisdiction": "CN",
+        }
+    raise AssertionError(model)
+
+
+def management_form(prefix: str, total: int) -> dict:
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+def add_form_data(curator, model, slug: str, citation: dict) -> dict:
+    """A complete add-form POST: the record, no rows in the other inlines, one citation."""
+    inline_prefixes = [
+        inline.formset.prefix
+        for inline in curator.get(add_url(model)).context["inline_admin_formsets"]
+    ]
+    assert CITATION_PREFIX in inline_prefixes
+    data = {"slug": slug, **required_fields(model, slug)}
+    for prefix in inline_prefixes:
+        data.update(management_form(prefix, 1 if prefix == CITATION_PREFIX else 0))
+    data.update({f"{CITATION_PREFIX}-0-{name}": value for name, value in citation.items()})
+    return data
+
+
+def citation_row(source, **fields) -> dict:
+    return {
+        "source": source.pk,
+        "field_name": "",
+        "quote": "The authorities said so.",
+        "verbatim": "on",
+        "support": "stated",
+        "locator": "",
+        "note": "",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize("model", CITED, ids=model_id)
+def test_add_form_saves_the_record_with_its_citation(curator, model):
+    slug = f"admin-{word().lower()}"
+    source = f.source()
+    data = add_form_data(curator, model, slug, citation_row(source, locator="p. 2"))
+
+    response = curator.post(add_url(model), data)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else ""
+    record = model.objects.get(slug=slug)
+    citation = models.Citation.objects.get(
+        content_type=ContentType.objects.get_for_model(model), object_id=record.pk
+    )
+    assert (citation.source, citation.field_name, citation.locator) == (source, None, "p. 2")
+    assert citation.quote == "The authorities said so."
+    assert citation.verbatim is True
+
+
+def test_add_form_refuses_a_citation_of_a_field_the_record_lacks(curator):
+    slug = f"admin-{word().lower()}"
+    data = add_form_data(
+        curator, models.Organization, slug, citation_row(f.source(), field_name="colour")
+    )
+
+    response = curator.post(add_url(models.Organization), data)
+
+    assert response.status_code == 200
+    assert "has no field" in response.content.decode()
+    assert not models.Organization.objects.filter(slug=slug).exists()
+    assert not models.Citation.objects.filter(quote="The authorities said so.").exists()
+
+
+def test_change_form_adds_a_citation_to_an_existing_record(curator):
+    organization = f.organization()
+    source = f.source()
+    data = {
+        "slug": organization.slug,
+        "name": organization.name,
+        "org_type": organization.org_type,
+        "country": organization.country,
+        **management_form(CITATION_PREFIX, 1),
+        **{f"{CITATION_PREFIX}-0-{k}": v for k, v in citation_row(source).items()},
+    }
+
+    response = curator.post(change_url(organization), data)
+
+    assert response.status_code == 302
+    assert [citation.source for citation in organization.citations.all()] == [source]
+
+
+def test_add_form_refuses_a_lower_case_subdivision(curator):
+    slug = f"admin-{word().lower()}"
+    data = add_form_data(curator, models.RegulatoryAction, slug, citation_row(f.source()))
+    data["subdivision"] = "cn-sh"
+
+    response = curator.post(add_url(models.RegulatoryAction), data)
+
+    assert response.status_code == 200
+    assert not models.RegulatoryAction.objects.filter(slug=slug).exists()
+
+
+def test_exchange_change_form_saves_a_response_with_its_effective_date(curator):
+    exchange = f.exchange()
+    slug = f"admin-{word().lower()}"
+    data = {
+        "slug": exchange.slug,
+        "name": exchange.name,
+        "exchange_type": exchange.exchange_type,
+        "status": exchange.status,
+        "country": exchange.country,
+        **management_form("responses", 1),
+        "responses-0-slug": slug,
+        "responses-0-response_type": "halt_all_trading",
+        "responses-0-effective_date": "2017-10-31",
+        "responses-0-effective_precision": "day",
+        "responses-0-effective_qualifier": "exact",
+        **management_form(CITATION_PREFIX, 0),
+    }
+
+    response = curator.post(change_url(exchange), data)
+
+    assert response.status_code == 302
+    saved = models.ExchangeResponse.objects.get(slug=slug)
+    assert (saved.effective_date, saved.effective_precision, saved.effective_qualifier) == (
+        datetime.date(2017, 10, 31),
+        "day",
+        "exact",
+    )
+
+
+def test_platform_change_form_saves_an_availability_with_its_start_date(curator):
+    platform = f.platform()
+    slug = f"admin-{word().lower()}"
+    data = {
+        "slug": platform.slug,
+        "name": platform.name,
+        "platform_type": platform.platform_type,
+        "encryption": platform.encryption,
+        **management_form("availabilities", 1),
+        "availabilities-0-slug": slug,
+        "availabilities-0-jurisdiction": "CN",
+        "availabilities-0-status": "blocked",
+        "availabilities-0-since_date": "2017-09-01",
+        "availabilities-0-since_precision": "month",
+        "availabilities-0-since_qualifier": "no_later_than",
+        **management_form(CITATION_PREFIX, 0),
+    }
+
+    response = curator.post(change_url(platform), data)
+
+    assert response.status_code == 302
+    saved = models.PlatformAvailability.objects.get(slug=slug)
+    assert (saved.platform, saved.since_date, saved.since_precision) == (
+        platform,
+        datetime.date(2017, 9, 1),
+        "month",
+    )
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/admin/", changelist_url(models.Group), add_url(models.Group)])
+def test_anonymous_user_is_sent_to_the_login_page(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert f"next={path}" in response["Location"]
+
+
+@pytest.mark.parametrize("path", ["/admin/", changelist_url(models.Group)])
+def test_user_who_is_not_staff_cannot_reach_the_admin(client, django_user_model, path):
+    user = django_user_model.objects.create_user("reader", "reader@example.org", None)
+    client.force_login(user)
+
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_staff_user_without_permissions_cannot_see_a_changelist(client, django_user_model):
+    user = django_user_model.objects.create_user("intern", is_staff=True)
+    client.force_login(user)
+
+    assert client.get(changelist_url(models.Group)).status_code == 403
+
+
+# --- query counts -----------------------------------------------------------------------------
+
+
+def listed_group(text: str) -> models.Group:
+    group = f.group(name=f"{text} group", member_count=10, member_count_qualifier="exact")
+    models.GroupExchange.objects.create(group=group, exchange=f.exchange())
+    cite_twice(group, "name")
+    return group
+
+
+def listed_action(text: str) -> models.RegulatoryAction:
+    action = f.action(title=f"{text} action", subdivision="CN-SH")
+    models.ActionIssuer.objects.create(action=action, organization=f.organization(), role="lead")
+    models.ActionTarget.objects.create(action=action, exchange=f.exchange(), effect="prohibited")
+    cite_twice(action, "title")
+    return action
+
+
+def changelist_queries(curator, model, text: str, rows: int) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = curator.get(changelist_url(model), {"q": text})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == rows
+    return len(queries)
+
+
+@pytest.mark.parametrize(
+    ("model", "build"),
+    [(models.Group, listed_group), (models.RegulatoryAction, listed_action)],
+    ids=["Group", "RegulatoryAction"],
+)
+def test_changelist_query_count_does_not_grow_with_rows(curator, model, build):
+    text = word()
+    for _ in range(5):
+        build(text)
+    curator.get(changelist_url(model))  # warm the content-type and session caches
+
+    with_5 = changelist_queries(curator, model, text, rows=5)
+    for _ in range(35):
+        build(text)
+    with_40 = changelist_queries(curator, model, text, rows=40)
+
+    assert with_5 == with_40
