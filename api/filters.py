@@ -13,11 +13,13 @@ from django.db.models import F, OrderBy, Q, QuerySet
 from django_filters import rest_framework as filters
 from django_filters.fields import RangeField
 from django_filters.widgets import SuffixedMultiWidget
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters as drf_filters
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from cryptogroups import choices, models
 from cryptogroups.codes import (
+    SLUG_PATTERN,
     validate_country_code,
     validate_language_code,
     validate_subdivision_code,
@@ -99,7 +101,10 @@ class StrictOrderingFilter(drf_filters.OrderingFilter):
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         fields = ", ".join(view.ordering_fields)
+        terms = "|".join(view.ordering_fields)
         for parameter in parameters:
+            parameter["schema"]["pattern"] = rf"^-?({terms})(,-?({terms}))*$"
+            parameter["example"] = view.ordering_fields[0]
             parameter["description"] = (
                 f"Comma-separated fields to sort by, each optionally prefixed by '-' for "
                 f"descending order. Allowed: {fields}. Ties are broken by "
@@ -130,15 +135,39 @@ def query_parameter_names(filterset_class: type[filters.FilterSet]) -> dict[str,
     return names
 
 
-class CountryFilter(filters.CharFilter):
+class PatternMixin:
+    """Documents the filter's value as a string of a given pattern, with its help text (an
+    override of the schema replaces the description drf-spectacular would take from it)."""
+
+    pattern: str
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        schema = {"type": "string", "pattern": self.pattern}
+        extend_schema_field({**schema, "description": self.extra.get("help_text", "")})(self)
+
+
+class CountryFilter(PatternMixin, filters.CharFilter):
+    pattern = r"^[A-Z]{2}$"
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("validators", [validate_country_code])
         super().__init__(*args, **kwargs)
 
 
-class LanguageFilter(filters.CharFilter):
+class LanguageFilter(PatternMixin, filters.CharFilter):
+    pattern = r"^[a-z]{2}$"
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("validators", [validate_language_code])
+        super().__init__(*args, **kwargs)
+
+
+class SubdivisionFilter(PatternMixin, filters.CharFilter):
+    pattern = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validators", [validate_subdivision_code])
         super().__init__(*args, **kwargs)
 
 
@@ -166,11 +195,15 @@ class StrictBooleanFilter(filters.TypedChoiceFilter):
         kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
         kwargs.setdefault("coerce", lambda value: value == "true")
         super().__init__(*args, **kwargs)
+        schema = {"type": "boolean", "description": self.extra.get("help_text", "")}
+        extend_schema_field(schema)(self)
 
 
-class SlugFilter(filters.ModelMultipleChoiceFilter):
+class SlugFilter(PatternMixin, filters.ModelMultipleChoiceFilter):
     """Related records named by slug; matches by the record itself (django-filter would compare
     the slug with the foreign key's own column)."""
+
+    pattern = SLUG_PATTERN
 
     def get_filter_predicate(self, value):
         return {self.field_name: value}
@@ -319,7 +352,7 @@ class GroupFilterSet(filters.FilterSet):
 class MigrationFilterSet(filters.FilterSet):
     from_platform = slug_filter(models.Platform, "from_platform", "Slug of the platform left.")
     to_platform = slug_filter(models.Platform, "to_platform", "Slug of the platform joined.")
-    platform = filters.ModelChoiceFilter(
+    platform = SlugFilter(
         queryset=models.Platform.objects.all(),
         to_field_name="slug",
         method="filter_platform",
@@ -334,14 +367,15 @@ class MigrationFilterSet(filters.FilterSet):
         model = models.Migration
         fields = ["from_platform", "to_platform", "driver"]
 
-    def filter_platform(self, queryset: QuerySet, name: str, value: models.Platform) -> QuerySet:
-        return queryset.filter(Q(from_platform=value) | Q(to_platform=value))
+    def filter_platform(self, queryset: QuerySet, name: str, value: list) -> QuerySet:
+        if not value:
+            return queryset
+        return queryset.filter(Q(from_platform__in=value) | Q(to_platform__in=value)).distinct()
 
 
 class RegulatoryActionFilterSet(filters.FilterSet):
     jurisdiction = CountryFilter(help_text="Country, ISO 3166-1 alpha-2 (for example CN).")
-    subdivision = filters.CharFilter(
-        validators=[validate_subdivision_code],
+    subdivision = SubdivisionFilter(
         help_text="ISO 3166-2 subdivision for local actions (for example CN-SH).",
     )
     action_type = choice_filter(choices.ActionType, "Kind of action.")

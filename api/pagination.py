@@ -18,6 +18,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 _WHOLE_NUMBER = re.compile(r"^[1-9][0-9]{0,8}$")
+MAX_PAGE = 999_999_999
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -65,6 +66,16 @@ class PageNumberPagination(pagination.PageNumberPagination):
         if paginator.num_pages > 1:
             self.display_page_controls = True
         return list(self.page)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.page_query_param: {"minimum": 1, "maximum": MAX_PAGE},
+            self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds[parameter["name"]])
+        return parameters
 
     def get_paginated_response(self, data) -> Response:
         return Response(

@@ -9,6 +9,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
 from cryptogroups import models
+from cryptogroups.codes import SLUG_PATTERN
 
 from . import filters, serializers
 from .schema import retrieve_schema
@@ -30,6 +31,8 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     to a repeated parameter that takes a single value, and to an empty value."""
 
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN.strip("^$")
+    authentication_classes = []  # reading needs no credentials
     ordering_tie_breaker = "slug"
 
     def initial(self, request, *args, **kwargs):
@@ -48,6 +51,8 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
         return allowed
 
     def check_query_parameters(self, request) -> None:
+        if self.action is None:
+            return  # a method this resource does not offer: the answer is a 405
         allowed = self.allowed_query_parameters()
         errors = {}
         for name, values in request.query_params.lists():

@@ -10,6 +10,9 @@ from __future__ import annotations
 import pycountry
 from django.core.exceptions import ValidationError
 
+#: What a slug may be made of: SlugField's characters, lower case as the database requires.
+SLUG_PATTERN = r"^[-a-z0-9_]+$"
+
 COUNTRY_CODES: tuple[str, ...] = tuple(sorted(c.alpha_2 for c in pycountry.countries))
 LANGUAGE_CODES: tuple[str, ...] = tuple(
     sorted(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))

@@ -135,7 +135,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
-    "UNAUTHENTICATED_USER": None,
 }
 
 DRF_STANDARDIZED_ERRORS = {
@@ -199,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "api.schema.postprocess_parameters",
     ],
 }
 

@@ -302,9 +302,23 @@ EXACT = [
     # migrations
     relation("migrations", "from_platform", related_to("migrations", "from_platform", f.platform)),
     relation("migrations", "to_platform", related_to("migrations", "to_platform", f.platform)),
-    Exact("migrations", "platform", migration_on, ("from", "to"), False, "no-such-record", "-left"),
     Exact(
-        "migrations", "platform", migration_on, ("to", "from"), False, "no-such-record", "-joined"
+        "migrations",
+        "platform",
+        migration_on,
+        ("from", "to", "from"),
+        True,
+        "no-such-record",
+        "-left",
+    ),
+    Exact(
+        "migrations",
+        "platform",
+        migration_on,
+        ("to", "from", "to"),
+        True,
+        "no-such-record",
+        "-joined",
     ),
     relation("migrations", "driver", migration_driven_by),
     # regulatory actions
