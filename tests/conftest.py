@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.core import signals
 from django.core.management import call_command
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 
@@ -17,3 +20,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture
 def api(db) -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def wsgi_app(db):
+    """The production WSGI application, for clients that speak WSGI (generated SDKs, the
+    schema fuzzer). Django closes the database connection around each request; inside a test
+    that would end the test's transaction, so, like Django's test client, this turns that off
+    for the duration of the test."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield get_wsgi_application()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
