@@ -32,7 +32,7 @@ class ValidationErrorResponseSerializer(serializers.Serializer):
 
 
 class ClientErrorResponseSerializer(serializers.Serializer):
-    """A 404, 405 or 406: the request cannot be answered as asked."""
+    """Any other 4xx (401, 403, 404, 405, 406, 429): the request cannot be answered as asked."""
 
     type = serializers.ChoiceField(
         choices=ClientErrorEnum.choices, help_text="Always client_error."

@@ -137,13 +137,16 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
 }
 
+#: Error responses are documented on an operation only where they can occur: 401 and 403 where
+#: it authenticates or checks permissions, 429 where it is throttled. All share one shape.
 DRF_STANDARDIZED_ERRORS = {
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "404", "405", "406"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "429"],
     "ERROR_SCHEMAS": {
         "400": "api.schema.ValidationErrorResponseSerializer",
-        "404": "api.schema.ClientErrorResponseSerializer",
-        "405": "api.schema.ClientErrorResponseSerializer",
-        "406": "api.schema.ClientErrorResponseSerializer",
+        **{
+            status: "api.schema.ClientErrorResponseSerializer"
+            for status in ["401", "403", "404", "405", "406", "429"]
+        },
     },
 }
 
