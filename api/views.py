@@ -4,15 +4,19 @@ users can search and sort by. Detail URLs use the record's slug."""
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema_view
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 
 from cryptogroups import models
 from cryptogroups.codes import SLUG_PATTERN
 
 from . import filters, serializers
-from .schema import retrieve_schema
+from .history import HistoryEntrySerializer, history_entries
+from .schema import retrieve_schema, slug_parameter
 
 #: Parameters every endpoint understands: DRF's format override.
 COMMON_PARAMETERS = {"format": False}
@@ -39,9 +43,26 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
         super().initial(request, *args, **kwargs)
         self.check_query_parameters(request)
 
+    @extend_schema(
+        operation_id=None,
+        parameters=[slug_parameter],
+        filters=False,
+        responses=HistoryEntrySerializer(many=True),
+        description="The record's history, newest first: each change with its date, curator, "
+        "reason and the fields it changed.",
+    )
+    @action(detail=True, filter_backends=[])
+    def history(self, request, slug: str) -> Response:
+        record = get_object_or_404(self.get_queryset().model, slug=slug)
+        page = self.paginate_queryset(history_entries(record))
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+
     def allowed_query_parameters(self) -> dict[str, bool]:
         """Each parameter this action reads, and whether it may be repeated."""
         allowed = dict(COMMON_PARAMETERS)
+        if self.action == "history":
+            allowed.update({self.paginator.page_query_param: False})
+            allowed.update({self.paginator.page_size_query_param: False})
         if self.action != "list":
             return allowed
         allowed.update(filters.query_parameter_names(self.filterset_class))

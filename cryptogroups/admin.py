@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
 from django.core.exceptions import ValidationError
 from django.db import models as db_models
 from django.db.models import Count
+from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
 from .models.sources import validate_cited_field
 
 
-class BaseAdmin(admin.ModelAdmin):
+class ChangeReasonForm(forms.ModelForm):
+    """Every save in the admin says why, and the reason is kept in the record's history."""
+
+    change_reason = forms.CharField(
+        max_length=100,
+        label="Reason for this change",
+        help_text="Kept in the history with your name and the time, for example "
+        "'Add the effective date from the CAC translation'.",
+    )
+
+
+class BaseAdmin(SimpleHistoryAdmin):
+    """History with field-level changes; each save asks for a reason, also for inline rows."""
+
+    form = ChangeReasonForm
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj._change_reason = form.cleaned_data["change_reason"]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # The many-to-many fields are saved after the record; their history entry needs the
+        # reason too.
+        form.instance._change_reason = form.cleaned_data["change_reason"]
+        super().save_related(request, form, formsets, change)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        reason = form.cleaned_data["change_reason"]
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj._change_reason = reason
+            obj.delete()
+        for obj in instances:
+            obj._change_reason = reason
+            obj.save()
+        formset.save_m2m()
 
 
 class CitationFormSet(BaseGenericInlineFormSet):

@@ -193,3 +193,11 @@ class ResponseType(models.TextChoices):
     CLOSE_WEBSITE = "close_website", "Close website"
     CLOSE_EXCHANGE = "close_exchange", "Close the exchange"
     EXIT_MARKET = "exit_market", "Exit the market"
+
+
+class HistoryType(models.TextChoices):
+    """What a history entry records."""
+
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Changed"
+    DELETED = "deleted", "Deleted"

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "simple_history",
     "cryptogroups",
     "api",
 ]
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "cryptogroups.urls"
@@ -143,10 +145,9 @@ DRF_STANDARDIZED_ERRORS = {
     "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "429"],
     "ERROR_SCHEMAS": {
         "400": "api.schema.ValidationErrorResponseSerializer",
-        **{
-            status: "api.schema.ClientErrorResponseSerializer"
-            for status in ["401", "403", "404", "405", "406", "429"]
-        },
+        **dict.fromkeys(
+            ["401", "403", "404", "405", "406", "429"], "api.schema.ClientErrorResponseSerializer"
+        ),
     },
 }
 
@@ -165,6 +166,7 @@ ENUM_CHOICES = [
     "ExchangeType",
     "GroupStatus",
     "GroupType",
+    "HistoryType",
     "IssuerRole",
     "OrganizationType",
     "PlatformType",

@@ -22,6 +22,7 @@ from .base import (
     country_field,
     partial_date,
     partial_date_constraints,
+    track_history,
 )
 
 
@@ -82,6 +83,8 @@ class RegulatoryAction(Record):
         help_text="The authorities that issued the action.",
     )
 
+    history = track_history()
+
     class Meta:
         ordering = [F("announced_date").asc(nulls_last=True), "slug"]
         constraints = [
@@ -121,6 +124,8 @@ class ActionIssuer(models.Model):
     role = models.CharField(
         max_length=9, choices=IssuerRole.choices, help_text="Its part in the action."
     )
+
+    history = track_history()
 
     class Meta:
         ordering = ["action", "id"]
@@ -168,6 +173,8 @@ class ActionTarget(models.Model):
         max_length=19, choices=TargetEffect.choices, help_text="What the action does to the target."
     )
     note = models.CharField(max_length=300, blank=True, help_text="Detail of the effect, if any.")
+
+    history = track_history()
 
     class Meta:
         ordering = ["action", "id"]

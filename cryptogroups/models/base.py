@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from cryptogroups.choices import CountQualifier, DatePrecision, DateQualifier
 from cryptogroups.codes import (
@@ -16,6 +17,12 @@ from cryptogroups.codes import (
     validate_country_code,
     validate_language_code,
 )
+
+
+def track_history(**options) -> HistoricalRecords:
+    """Every change of the model, with who made it, when and why (django-simple-history).
+    ``updated_at`` is left out: the history's own date says when."""
+    return HistoricalRecords(excluded_fields=["updated_at"], **options)
 
 
 class TimeStamped(models.Model):

@@ -14,6 +14,7 @@ from .base import (
     country_field,
     partial_date,
     partial_date_constraints,
+    track_history,
 )
 from .organizations import wikidata_constraint, wikidata_field
 
@@ -63,6 +64,8 @@ class Exchange(Record):
     wikidata_qid = wikidata_field()
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
+    history = track_history()
+
     class Meta:
         ordering = ["name", "slug"]
         constraints = [
@@ -103,6 +106,8 @@ class ExchangeResponse(Record):
         "effective", what="Date it took effect"
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    history = track_history(m2m_fields=["actions"])
 
     class Meta:
         ordering = [F("effective_date").asc(nulls_last=True), "slug"]

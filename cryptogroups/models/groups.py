@@ -16,6 +16,7 @@ from .base import (
     language_field,
     partial_date,
     partial_date_constraints,
+    track_history,
 )
 
 
@@ -69,6 +70,8 @@ class Group(Record):
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
+    history = track_history()
+
     class Meta:
         ordering = ["name", "slug"]
         constraints = [
@@ -105,6 +108,8 @@ class GroupExchange(models.Model):
         default=Affiliation.UNKNOWN,
         help_text="Whether the exchange runs the group officially.",
     )
+
+    history = track_history()
 
     class Meta:
         ordering = ["group", "exchange__name", "exchange__slug"]
@@ -166,6 +171,8 @@ class Migration(Record):
         help_text="The regulatory actions the sources give as reasons for the movement.",
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    history = track_history(m2m_fields=["drivers"])
 
     class Meta:
         ordering = [F("started_date").asc(nulls_last=True), "slug"]

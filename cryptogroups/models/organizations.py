@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from cryptogroups.choices import OrganizationType
 
-from .base import Record, choice_constraint, country_constraint, country_field
+from .base import Record, choice_constraint, country_constraint, country_field, track_history
 
 validate_wikidata_qid = RegexValidator(r"^Q[1-9][0-9]*$", "A Wikidata item id looks like Q42.")
 
@@ -56,6 +56,8 @@ class Organization(Record):
     website = models.URLField(max_length=300, blank=True, help_text="Official website, if cited.")
     wikidata_qid = wikidata_field()
     description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    history = track_history()
 
     class Meta:
         ordering = ["name", "slug"]

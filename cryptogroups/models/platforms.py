@@ -16,6 +16,7 @@ from .base import (
     country_field,
     partial_date,
     partial_date_constraints,
+    track_history,
 )
 from .organizations import wikidata_constraint, wikidata_field
 
@@ -57,6 +58,8 @@ class Platform(Record):
     wikidata_qid = wikidata_field()
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
+    history = track_history()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -97,6 +100,8 @@ class PlatformAvailability(Record):
         max_length=300, blank=True, help_text="How users reach it anyway, if the sources say."
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    history = track_history()
 
     class Meta:
         ordering = [F("since_date").asc(nulls_last=True), "slug"]

@@ -18,6 +18,7 @@ from .base import (
     language_field,
     partial_date,
     partial_date_constraints,
+    track_history,
 )
 
 
@@ -59,6 +60,8 @@ class Source(TimeStamped):
     notes = models.TextField(
         blank=True, help_text="Curators' remarks on the source: reliability, copies, caveats."
     )
+
+    history = track_history()
 
     class Meta:
         ordering = ["slug"]
@@ -114,6 +117,8 @@ class Citation(TimeStamped):
         help_text="Whether the source states the fact, only implies it, or contradicts it.",
     )
     note = models.TextField(blank=True, help_text="Curators' remark on how the quote supports it.")
+
+    history = track_history()
 
     class Meta:
         ordering = ["id"]
