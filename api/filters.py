@@ -214,7 +214,7 @@ def slug_filter(model, field_name: str, help_text: str) -> SlugFilter:
     return SlugFilter(
         field_name=field_name,
         to_field_name="slug",
-        queryset=model.objects.all(),
+        queryset=model.objects.public(),
         help_text=help_text,
     )
 
@@ -274,6 +274,7 @@ class PlatformFilterSet(filters.FilterSet):
         return queryset.filter(
             availabilities__jurisdiction=value,
             availabilities__status=choices.AvailabilityStatus.BLOCKED,
+            availabilities__publication_status=choices.PublicationStatus.PUBLISHED,
         ).distinct()
 
 
@@ -294,20 +295,34 @@ class ExchangeFilterSet(filters.FilterSet):
     country = CountryFilter(help_text="Country where it is based, ISO 3166-1 alpha-2.")
     operator = slug_filter(models.Organization, "operator", "Slug of the operating company.")
     founded = date_range("founded_date", "Founding date")
-    response_type = choice_filter(
-        choices.ResponseType,
-        "Only exchanges that made a response of this type.",
-        field_name="responses__response_type",
+    response_type = filters.MultipleChoiceFilter(
+        choices=choices.ResponseType.choices,
+        method="filter_response_type",
+        help_text="Only exchanges that made a response of this type.",
     )
-    responded_to = slug_filter(
-        models.RegulatoryAction,
-        "responses__actions",
-        "Only exchanges that responded to this regulatory action (its slug).",
+    responded_to = SlugFilter(
+        queryset=models.RegulatoryAction.objects.public(),
+        to_field_name="slug",
+        method="filter_responded_to",
+        help_text="Only exchanges that responded to this regulatory action (its slug).",
     )
 
     class Meta:
         model = models.Exchange
         fields = ["exchange_type", "status", "country", "operator"]
+
+    def filter_response_type(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
+        return (
+            self.with_published_response(queryset, response_type__in=value) if value else queryset
+        )
+
+    def filter_responded_to(self, queryset: QuerySet, name: str, value: list) -> QuerySet:
+        return self.with_published_response(queryset, actions__in=value) if value else queryset
+
+    @staticmethod
+    def with_published_response(queryset: QuerySet, **conditions) -> QuerySet:
+        responses = models.ExchangeResponse.objects.published().filter(**conditions)
+        return queryset.filter(pk__in=responses.values("exchange"))
 
 
 class ExchangeResponseFilterSet(filters.FilterSet):

@@ -13,6 +13,7 @@ from django.db import models
 from rest_framework import serializers
 
 from cryptogroups.choices import HistoryType
+from cryptogroups.models import RecordQuerySet
 
 HISTORY_TYPES = {"+": HistoryType.CREATED, "~": HistoryType.CHANGED, "-": HistoryType.DELETED}
 
@@ -25,7 +26,7 @@ class FieldChangeSerializer(serializers.Serializer):
     old = serializers.JSONField(
         allow_null=True,
         help_text="Its value before the change (null for a new record). Related records appear "
-        "by slug; a many-to-many relation as a list of slugs.",
+        "by slug (null while they are not published); a many-to-many relation as a list of slugs.",
     )
     new = serializers.JSONField(allow_null=True, help_text="Its value after the change.")
 
@@ -112,7 +113,8 @@ class SlugLookup:
         if field.is_relation and field.related_model is not None:
             if field.many_to_many:
                 ids = [self.m2m_target(field, item) for item in value or []]
-                return sorted(self.slug(field.related_model, pk) or str(pk) for pk in ids)
+                slugs = (self.slug(field.related_model, pk) for pk in ids)
+                return sorted(slug for slug in slugs if slug is not None)
             return None if value is None else self.slug(field.related_model, value)
         if isinstance(value, datetime.date | datetime.datetime):
             return value.isoformat()
@@ -125,9 +127,11 @@ class SlugLookup:
         return item
 
     def slug(self, model: type[models.Model], pk: Any) -> str | None:
+        """The related record's slug; null when it is not published (drafts never show)."""
         key = (model, pk)
         if key not in self.cache:
-            self.cache[key] = (
-                model._default_manager.filter(pk=pk).values_list("slug", flat=True).first()
-            )
+            records = model._default_manager.all()
+            if isinstance(records, RecordQuerySet):
+                records = records.published()
+            self.cache[key] = records.filter(pk=pk).values_list("slug", flat=True).first()
         return self.cache[key]

@@ -3,7 +3,7 @@ users can search and sort by. Detail URLs use the record's slug."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from cryptogroups import models
+from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
 
 from . import filters, serializers
@@ -20,6 +21,9 @@ from .schema import retrieve_schema, slug_parameter
 
 #: Parameters every endpoint understands: DRF's format override.
 COMMON_PARAMETERS = {"format": False}
+
+
+PUBLISHED = PublicationStatus.PUBLISHED
 
 
 def with_citations(queryset: QuerySet) -> QuerySet:
@@ -39,6 +43,13 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     authentication_classes = []  # reading needs no credentials
     ordering_tie_breaker = "slug"
 
+    def get_queryset(self) -> QuerySet:
+        """Only what is public: published records whose related records are published."""
+        queryset = super().get_queryset()
+        if isinstance(queryset, models.RecordQuerySet):
+            queryset = queryset.public()
+        return queryset
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.check_query_parameters(request)
@@ -53,7 +64,7 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, filter_backends=[])
     def history(self, request, slug: str) -> Response:
-        record = get_object_or_404(self.get_queryset().model, slug=slug)
+        record = get_object_or_404(self.get_queryset(), slug=slug)
         page = self.paginate_queryset(history_entries(record))
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 
@@ -120,7 +131,9 @@ class PlatformViewSet(ReadOnlyViewSet):
     """Messaging and social services that host groups, with where they are blocked."""
 
     queryset = with_citations(
-        models.Platform.objects.select_related("operator").prefetch_related("availabilities")
+        models.Platform.objects.select_related("operator").prefetch_related(
+            Prefetch("availabilities", queryset=models.PlatformAvailability.objects.public())
+        )
     )
     serializer_class = serializers.PlatformSerializer
     filterset_class = filters.PlatformFilterSet
@@ -147,7 +160,7 @@ class ExchangeViewSet(ReadOnlyViewSet):
         models.Exchange.objects.select_related("operator").prefetch_related(
             Prefetch(
                 "responses",
-                queryset=models.ExchangeResponse.objects.select_related("exchange"),
+                queryset=models.ExchangeResponse.objects.public().select_related("exchange"),
             )
         )
     )
@@ -162,7 +175,9 @@ class ExchangeResponseViewSet(ReadOnlyViewSet):
     """What exchanges did in answer to regulatory actions: halts, suspensions, closures."""
 
     queryset = with_citations(
-        models.ExchangeResponse.objects.select_related("exchange").prefetch_related("actions")
+        models.ExchangeResponse.objects.select_related("exchange").prefetch_related(
+            Prefetch("actions", queryset=models.RegulatoryAction.objects.public())
+        )
     )
     serializer_class = serializers.ExchangeResponseSerializer
     filterset_class = filters.ExchangeResponseFilterSet
@@ -185,9 +200,9 @@ class GroupViewSet(ReadOnlyViewSet):
         models.Group.objects.select_related("platform").prefetch_related(
             Prefetch(
                 "exchange_links",
-                queryset=models.GroupExchange.objects.select_related("exchange").order_by(
-                    "exchange__name", "exchange__slug"
-                ),
+                queryset=models.GroupExchange.objects.filter(exchange__publication_status=PUBLISHED)
+                .select_related("exchange")
+                .order_by("exchange__name", "exchange__slug"),
             )
         )
     )
@@ -204,7 +219,7 @@ class MigrationViewSet(ReadOnlyViewSet):
     queryset = with_citations(
         models.Migration.objects.select_related(
             "from_platform", "to_platform", "from_group", "to_group"
-        ).prefetch_related("drivers")
+        ).prefetch_related(Prefetch("drivers", queryset=models.RegulatoryAction.objects.public()))
     )
     serializer_class = serializers.MigrationSerializer
     filterset_class = filters.MigrationFilterSet
@@ -220,15 +235,20 @@ class RegulatoryActionViewSet(ReadOnlyViewSet):
         models.RegulatoryAction.objects.select_related("supersedes").prefetch_related(
             Prefetch(
                 "issuer_links",
-                queryset=models.ActionIssuer.objects.select_related("organization"),
+                queryset=models.ActionIssuer.objects.filter(
+                    organization__publication_status=PUBLISHED
+                ).select_related("organization"),
             ),
             Prefetch(
                 "targets",
-                queryset=models.ActionTarget.objects.select_related("exchange", "platform"),
+                queryset=models.ActionTarget.objects.filter(
+                    Q(exchange__isnull=True) | Q(exchange__publication_status=PUBLISHED),
+                    Q(platform__isnull=True) | Q(platform__publication_status=PUBLISHED),
+                ).select_related("exchange", "platform"),
             ),
             Prefetch(
                 "responses",
-                queryset=models.ExchangeResponse.objects.select_related("exchange"),
+                queryset=models.ExchangeResponse.objects.public().select_related("exchange"),
             ),
         )
     )

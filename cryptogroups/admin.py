@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
 from django.core.exceptions import ValidationError
 from django.db import models as db_models
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
+from .choices import PublicationStatus
 from .models.sources import validate_cited_field
 
 
@@ -67,6 +70,19 @@ class CitationFormSet(BaseGenericInlineFormSet):
                 validate_cited_field(type(self.instance), form.cleaned_data.get("field_name"))
             except ValidationError as error:
                 form.add_error(None, error)
+        if getattr(self.instance, "publication_status", None) == PublicationStatus.PUBLISHED:
+            kept = [
+                form
+                for form in self.forms
+                if getattr(form, "cleaned_data", None)
+                and not form.cleaned_data.get("DELETE")
+                and (form.instance.pk or form.has_changed())
+            ]
+            if not kept:
+                raise ValidationError(
+                    "A record cannot be published without at least one citation: add one, or "
+                    "keep the record as a draft."
+                )
 
 
 class CitationInline(GenericTabularInline):
@@ -77,19 +93,85 @@ class CitationInline(GenericTabularInline):
     autocomplete_fields = ["source"]
 
 
+class CitationCountFilter(admin.SimpleListFilter):
+    title = "citations"
+    parameter_name = "cited"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "With citations"), ("no", "Without citations")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(citation_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(citation_count=0)
+        return queryset
+
+
 class CitedAdmin(BaseAdmin):
-    """A record with citations edited inline and counted in the list."""
+    """A record in the publishing workflow, with citations edited inline and counted in the
+    list, bulk publish and retract, and a link to the record in the API."""
 
     inlines = [CitationInline]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["api_link", "created_at", "updated_at"]
     prepopulated_fields = {"slug": ("name",)}
+    actions = ["publish", "retract"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(citation_count=Count("citations"))
 
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), "publication_status", "api_link"]
+
+    def get_list_filter(self, request):
+        return ["publication_status", CitationCountFilter, *super().get_list_filter(request)]
+
     @admin.display(description="citations", ordering="citation_count")
     def citations_count(self, obj) -> int:
         return obj.citation_count
+
+    @admin.display(description="API")
+    def api_link(self, obj) -> str:
+        if obj.pk is None or obj.publication_status != PublicationStatus.PUBLISHED:
+            return "not public"
+        url = reverse(f"{api_basename(type(obj))}-detail", kwargs={"slug": obj.slug})
+        return format_html('<a href="{}">view in API</a>', url)
+
+    @admin.action(description="Publish the selected records (each needs a citation)")
+    def publish(self, request, queryset) -> None:
+        uncited = [record.slug for record in queryset if record.citation_count == 0]
+        if uncited:
+            self.message_user(
+                request,
+                "Not published, for want of a citation: " + ", ".join(uncited),
+                messages.ERROR,
+            )
+        cited = queryset.filter(citation_count__gt=0)
+        self.set_status(request, cited, PublicationStatus.PUBLISHED, "Published from the list")
+
+    @admin.action(description="Retract the selected records (kept, with their history)")
+    def retract(self, request, queryset) -> None:
+        self.set_status(request, queryset, PublicationStatus.RETRACTED, "Retracted from the list")
+
+    def set_status(self, request, queryset, status: str, reason: str) -> None:
+        changed = 0
+        for record in queryset.exclude(publication_status=status):
+            record.publication_status = status
+            record._change_reason = reason
+            record.save(update_fields=["publication_status", "updated_at"])
+            changed += 1
+        if changed:
+            self.message_user(request, f"{changed} record(s) now {status}.", messages.SUCCESS)
+
+
+def api_basename(model) -> str:
+    """The API route name of a model's resource ('regulatory-action' for RegulatoryAction)."""
+    from api.urls import router
+
+    for _prefix, viewset, basename in router.registry:
+        if viewset.queryset.model is model:
+            return basename
+    raise LookupError(f"{model.__name__} has no API resource")
 
 
 @admin.register(models.Source)

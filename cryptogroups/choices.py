@@ -201,3 +201,11 @@ class HistoryType(models.TextChoices):
     CREATED = "created", "Created"
     CHANGED = "changed", "Changed"
     DELETED = "deleted", "Deleted"
+
+
+class PublicationStatus(models.TextChoices):
+    """Where a record is in the publishing workflow."""
+
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    RETRACTED = "retracted", "Retracted"

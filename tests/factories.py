@@ -1,5 +1,6 @@
 """Small builders for test records. Each returns a saved, valid instance; keyword arguments
-override the defaults. Slugs are unique per call."""
+override the defaults. Slugs are unique per call. Records are published unless a test says
+otherwise (``publication_status="draft"``)."""
 
 from __future__ import annotations
 
@@ -44,25 +45,47 @@ def cite(record, *, field_name: str | None = None, **fields) -> models.Citation:
 
 def organization(**fields) -> models.Organization:
     slug = fields.pop("slug", _slug("test-org"))
-    defaults = {"slug": slug, "name": f"Org {slug}", "org_type": "regulator", "country": "CN"}
+    defaults = {
+        "publication_status": "published",
+        "slug": slug,
+        "name": f"Org {slug}",
+        "org_type": "regulator",
+        "country": "CN",
+    }
     return models.Organization.objects.create(**{**defaults, **fields})
 
 
 def platform(**fields) -> models.Platform:
     slug = fields.pop("slug", _slug("test-platform"))
-    defaults = {"slug": slug, "name": f"Platform {slug}", "platform_type": "messaging"}
+    defaults = {
+        "publication_status": "published",
+        "slug": slug,
+        "name": f"Platform {slug}",
+        "platform_type": "messaging",
+    }
     return models.Platform.objects.create(**{**defaults, **fields})
 
 
 def exchange(**fields) -> models.Exchange:
     slug = fields.pop("slug", _slug("test-exchange"))
-    defaults = {"slug": slug, "name": f"Exchange {slug}", "exchange_type": "spot", "country": "CN"}
+    defaults = {
+        "publication_status": "published",
+        "slug": slug,
+        "name": f"Exchange {slug}",
+        "exchange_type": "spot",
+        "country": "CN",
+    }
     return models.Exchange.objects.create(**{**defaults, **fields})
 
 
 def group(**fields) -> models.Group:
     slug = fields.pop("slug", _slug("test-group"))
-    defaults = {"slug": slug, "name": f"Group {slug}", "group_type": "group"}
+    defaults = {
+        "publication_status": "published",
+        "slug": slug,
+        "name": f"Group {slug}",
+        "group_type": "group",
+    }
     if "platform" not in fields:
         defaults["platform"] = platform()
     return models.Group.objects.create(**{**defaults, **fields})
@@ -71,6 +94,7 @@ def group(**fields) -> models.Group:
 def action(**fields) -> models.RegulatoryAction:
     slug = fields.pop("slug", _slug("test-action"))
     defaults = {
+        "publication_status": "published",
         "slug": slug,
         "title": f"Action {slug}",
         "action_type": "ban",
@@ -85,7 +109,11 @@ def action(**fields) -> models.RegulatoryAction:
 
 def response(**fields) -> models.ExchangeResponse:
     slug = fields.pop("slug", _slug("test-response"))
-    defaults = {"slug": slug, "response_type": "halt_all_trading"}
+    defaults = {
+        "publication_status": "published",
+        "slug": slug,
+        "response_type": "halt_all_trading",
+    }
     if "exchange" not in fields:
         defaults["exchange"] = exchange()
     return models.ExchangeResponse.objects.create(**{**defaults, **fields})
@@ -93,7 +121,12 @@ def response(**fields) -> models.ExchangeResponse:
 
 def availability(**fields) -> models.PlatformAvailability:
     slug = fields.pop("slug", _slug("test-availability"))
-    defaults = {"slug": slug, "jurisdiction": "CN", "status": "blocked"}
+    defaults = {
+        "publication_status": "published",
+        "slug": slug,
+        "jurisdiction": "CN",
+        "status": "blocked",
+    }
     if "platform" not in fields:
         defaults["platform"] = platform()
     return models.PlatformAvailability.objects.create(**{**defaults, **fields})
@@ -101,7 +134,7 @@ def availability(**fields) -> models.PlatformAvailability:
 
 def migration(**fields) -> models.Migration:
     slug = fields.pop("slug", _slug("test-migration"))
-    defaults = {"slug": slug, "title": f"Migration {slug}"}
+    defaults = {"publication_status": "published", "slug": slug, "title": f"Migration {slug}"}
     if "from_platform" not in fields:
         defaults["from_platform"] = platform()
     if "to_platform" not in fields:

@@ -264,7 +264,12 @@ def add_form_data(curator, model, slug: str, citation: dict) -> dict:
         for inline in curator.get(add_url(model)).context["inline_admin_formsets"]
     ]
     assert CITATION_PREFIX in inline_prefixes
-    data = {"slug": slug, "change_reason": REASON, **required_fields(model, slug)}
+    data = {
+        "slug": slug,
+        "publication_status": "published",
+        "change_reason": REASON,
+        **required_fields(model, slug),
+    }
     for prefix in inline_prefixes:
         data.update(management_form(prefix, 1 if prefix == CITATION_PREFIX else 0))
     data.update({f"{CITATION_PREFIX}-0-{name}": value for name, value in citation.items()})
@@ -322,6 +327,7 @@ def test_change_form_adds_a_citation_to_an_existing_record(curator):
     data = {
         "slug": organization.slug,
         "change_reason": REASON,
+        "publication_status": organization.publication_status,
         "name": organization.name,
         "org_type": organization.org_type,
         "country": organization.country,
@@ -347,11 +353,12 @@ def test_add_form_refuses_a_lower_case_subdivision(curator):
 
 
 def test_exchange_change_form_saves_a_response_with_its_effective_date(curator):
-    exchange = f.exchange()
+    exchange = f.exchange(publication_status="draft")  # a draft needs no citation
     slug = f"admin-{word().lower()}"
     data = {
         "slug": exchange.slug,
         "change_reason": REASON,
+        "publication_status": exchange.publication_status,
         "name": exchange.name,
         "exchange_type": exchange.exchange_type,
         "status": exchange.status,
@@ -377,11 +384,12 @@ def test_exchange_change_form_saves_a_response_with_its_effective_date(curator):
 
 
 def test_platform_change_form_saves_an_availability_with_its_start_date(curator):
-    platform = f.platform()
+    platform = f.platform(publication_status="draft")  # a draft needs no citation
     slug = f"admin-{word().lower()}"
     data = {
         "slug": platform.slug,
         "change_reason": REASON,
+        "publication_status": platform.publication_status,
         "name": platform.name,
         "platform_type": platform.platform_type,
         "encryption": platform.encryption,

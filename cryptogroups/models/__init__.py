@@ -1,6 +1,7 @@
 """The domain model. See each module for its part of the story."""
 
 from .actions import ActionIssuer, ActionTarget, RegulatoryAction
+from .base import RecordQuerySet
 from .exchanges import Exchange, ExchangeResponse
 from .groups import Group, GroupExchange, Migration
 from .organizations import Organization
@@ -19,6 +20,7 @@ __all__ = [
     "Organization",
     "Platform",
     "PlatformAvailability",
+    "RecordQuerySet",
     "RegulatoryAction",
     "Source",
 ]

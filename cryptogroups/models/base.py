@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from cryptogroups.choices import CountQualifier, DatePrecision, DateQualifier
+from cryptogroups.choices import CountQualifier, DatePrecision, DateQualifier, PublicationStatus
 from cryptogroups.codes import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
@@ -44,22 +44,58 @@ class TimeStamped(models.Model):
         super().save(*args, **kwargs)
 
 
+def slug_constraint() -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=~Q(slug="") & Q(slug=Lower("slug")),
+        name="%(app_label)s_%(class)s_slug_lowercase",
+    )
+
+
+class RecordQuerySet(models.QuerySet):
+    def published(self) -> RecordQuerySet:
+        return self.filter(publication_status=PublicationStatus.PUBLISHED)
+
+    def public(self) -> RecordQuerySet:
+        """What the public API serves: published records whose related records (by foreign
+        key) are published too, so that nothing unpublished shows through a published one."""
+        queryset = self.published()
+        for field in self.model._meta.concrete_fields:
+            if field.many_to_one and issubclass(field.related_model, Record):
+                visible = Q(**{f"{field.name}__publication_status": PublicationStatus.PUBLISHED})
+                if field.null:
+                    visible |= Q(**{f"{field.name}__isnull": True})
+                queryset = queryset.filter(visible)
+        return queryset
+
+
 class Record(TimeStamped):
-    """A public, citable record with a stable slug used in its URL."""
+    """A citable record with a stable slug used in its URL, and a place in the publishing
+    workflow: a draft until a curator publishes it, retracted (kept, with its history, but no
+    longer served) when it should no longer be."""
 
     slug = models.SlugField(
         max_length=100,
         unique=True,
         help_text="Stable identifier used in URLs: lower-case letters, digits and hyphens.",
     )
+    publication_status = models.CharField(
+        max_length=9,
+        choices=PublicationStatus.choices,
+        default=PublicationStatus.DRAFT,
+        db_index=True,
+        help_text="draft, published or retracted; the public API serves published records only.",
+    )
     citations = GenericRelation("cryptogroups.Citation")
+
+    objects = RecordQuerySet.as_manager()
 
     class Meta:
         abstract = True
         constraints = [
+            slug_constraint(),
             models.CheckConstraint(
-                condition=~Q(slug="") & Q(slug=Lower("slug")),
-                name="%(app_label)s_%(class)s_slug_lowercase",
+                condition=Q(publication_status__in=PublicationStatus.values),
+                name="%(app_label)s_%(class)s_publication_status_valid",
             ),
         ]
 

@@ -11,13 +11,13 @@ from django.db.models import Q
 from cryptogroups.choices import SourceType, Support
 
 from .base import (
-    Record,
     TimeStamped,
     choice_constraint,
     language_constraint,
     language_field,
     partial_date,
     partial_date_constraints,
+    slug_constraint,
     track_history,
 )
 
@@ -66,7 +66,7 @@ class Source(TimeStamped):
     class Meta:
         ordering = ["slug"]
         constraints = [
-            *Record.Meta.constraints,
+            slug_constraint(),
             choice_constraint("source_type", SourceType),
             language_constraint("language"),
             *partial_date_constraints("published"),
