@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
@@ -104,6 +106,62 @@ def enum_components(schemas: dict) -> dict[frozenset, str]:
                 raise ValueError(f"{name} and {by_values[values]} have the same values")
             by_values[values] = name
     return by_values
+
+
+CONDITIONAL_HEADERS = [
+    {
+        "in": "header",
+        "name": "If-None-Match",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "An ETag from an earlier response: the answer is a 304 with no body "
+        "while the representation is unchanged.",
+    },
+    {
+        "in": "header",
+        "name": "If-Modified-Since",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "An HTTP date, such as an earlier Last-Modified: the answer is a 304 "
+        "while the dataset has not changed since (If-None-Match takes precedence).",
+    },
+]
+
+VALIDATOR_HEADERS = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "Entity tag of this representation; send it back in If-None-Match.",
+    },
+    "Last-Modified": {
+        "schema": {"type": "string"},
+        "description": "When the dataset last changed (HTTP date).",
+    },
+}
+
+
+def postprocess_conditional_requests(result: dict, generator, request, public) -> dict:
+    """Document the conditional requests every read answers: the request headers, the 304 and
+    412 responses, and the validators sent with a 200 and a 304."""
+    for item in result.get("paths", {}).values():
+        operation = item.get("get")
+        if operation is None:
+            continue
+        operation.setdefault("parameters", []).extend(copy.deepcopy(CONDITIONAL_HEADERS))
+        responses = operation["responses"]
+        responses["200"]["headers"] = copy.deepcopy(VALIDATOR_HEADERS)
+        responses["304"] = {
+            "description": "Not modified: the copy named by If-None-Match or If-Modified-Since "
+            "is current. No body.",
+            "headers": copy.deepcopy(VALIDATOR_HEADERS),
+        }
+        responses["412"] = {
+            "description": "Precondition failed: an If-Match or If-Unmodified-Since header "
+            "names a version that is no longer current.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ClientErrorResponse"}}
+            },
+        }
+    return result
 
 
 def postprocess_parameters(result: dict, generator, request, public) -> dict:

@@ -3,12 +3,17 @@ users can search and sort by. Detail URLs use the record's slug."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404, HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from cryptogroups import models
@@ -24,6 +29,12 @@ COMMON_PARAMETERS = {"format": False}
 
 
 PUBLISHED = PublicationStatus.PUBLISHED
+
+
+class PreconditionFailed(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource has changed since the version given in If-Match."
+    default_code = "precondition_failed"
 
 
 def with_citations(queryset: QuerySet) -> QuerySet:
@@ -53,6 +64,58 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.check_query_parameters(request)
+        self.dataset_version = models.DatasetVersion.current()
+
+    # Conditional requests are answered once the request is known to be valid and the record
+    # to exist (a 304 for a bad request or a missing record would be a lie), but before the
+    # body is built, which is the costly part.
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        self.check_page_parameters(request)
+        if unchanged := self.unchanged(request):
+            return unchanged
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        if not self.get_queryset().filter(slug=kwargs["slug"]).exists():
+            raise Http404
+        if unchanged := self.unchanged(request):
+            return unchanged
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def check_page_parameters(self, request) -> None:
+        self.paginator.get_page_size(request)
+        self.paginator.get_page_number(request, paginator=None)
+
+    def etag(self, request) -> str:
+        """A representation changes only with the dataset's version, the URL and the media
+        type, so those make its entity tag; no need to build the body to compare. The same
+        three give the same bytes, so the tag is a strong one (If-Match can use it)."""
+        key = f"{request.get_full_path()} {request.accepted_media_type}".encode()
+        digest = hashlib.sha256(key).hexdigest()[:16]
+        return f'"{self.dataset_version.counter}-{digest}"'
+
+    def unchanged(self, request) -> HttpResponseBase | None:
+        """A 304 when the client's copy is current (If-None-Match, If-Modified-Since); a 412
+        when its If-Match or If-Unmodified-Since fails."""
+        response = get_conditional_response(
+            request,
+            etag=self.etag(request),
+            last_modified=int(self.dataset_version.changed_at.timestamp()),
+        )
+        if response is not None and response.status_code == 412:
+            raise PreconditionFailed()
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        version = getattr(self, "dataset_version", None)
+        if version and request.method in ("GET", "HEAD") and response.status_code in (200, 304):
+            response.headers["ETag"] = self.etag(request)
+            response.headers["Last-Modified"] = http_date(version.changed_at.timestamp())
+        return response
 
     @extend_schema(
         operation_id=None,
@@ -65,6 +128,9 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, filter_backends=[])
     def history(self, request, slug: str) -> Response:
         record = get_object_or_404(self.get_queryset(), slug=slug)
+        self.check_page_parameters(request)
+        if unchanged := self.unchanged(request):
+            return unchanged
         page = self.paginate_queryset(history_entries(record))
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 

@@ -7,3 +7,16 @@ class CryptogroupsConfig(AppConfig):
     name = "cryptogroups"
     verbose_name = "Crypto groups"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from .models.version import DatasetVersion, bump_dataset_version
+
+        for model in self.get_models():
+            if model is DatasetVersion or model._meta.model_name.startswith("historical"):
+                continue
+            post_save.connect(bump_dataset_version, sender=model)
+            post_delete.connect(bump_dataset_version, sender=model)
+            for field in model._meta.local_many_to_many:
+                m2m_changed.connect(bump_dataset_version, sender=field.remote_field.through)

@@ -204,6 +204,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
         "api.schema.postprocess_parameters",
+        "api.schema.postprocess_conditional_requests",
     ],
 }
 

@@ -1112,17 +1112,18 @@ def rich_action(word):
     return action
 
 
-# One count query, one page query, and one query per prefetched relation (citations included).
+# One query for the dataset version (ETag), one count query, one page query, and one query per
+# prefetched relation (citations included).
 LIST_QUERIES = {
-    "organizations": (rich_organization, 3),
-    "sources": (rich_source, 2),
-    "platforms": (rich_platform, 4),
-    "platform-availabilities": (rich_availability, 3),
-    "exchanges": (rich_exchange, 4),
-    "exchange-responses": (rich_response, 4),
-    "groups": (rich_group, 4),
-    "migrations": (rich_migration, 4),
-    "regulatory-actions": (rich_action, 6),
+    "organizations": (rich_organization, 4),
+    "sources": (rich_source, 3),
+    "platforms": (rich_platform, 5),
+    "platform-availabilities": (rich_availability, 4),
+    "exchanges": (rich_exchange, 5),
+    "exchange-responses": (rich_response, 5),
+    "groups": (rich_group, 5),
+    "migrations": (rich_migration, 5),
+    "regulatory-actions": (rich_action, 7),
 }
 
 

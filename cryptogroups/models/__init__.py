@@ -7,11 +7,13 @@ from .groups import Group, GroupExchange, Migration
 from .organizations import Organization
 from .platforms import Platform, PlatformAvailability
 from .sources import Citation, Source
+from .version import DatasetVersion
 
 __all__ = [
     "ActionIssuer",
     "ActionTarget",
     "Citation",
+    "DatasetVersion",
     "Exchange",
     "ExchangeResponse",
     "Group",
