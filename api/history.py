@@ -22,6 +22,8 @@ UNTRACKED = {"id", "created_at", "updated_at"}
 
 
 class FieldChangeSerializer(serializers.Serializer):
+    """One field's value before and after a change."""
+
     field = serializers.CharField(help_text="The field or relation that changed.")
     old = serializers.JSONField(
         allow_null=True,
@@ -32,6 +34,8 @@ class FieldChangeSerializer(serializers.Serializer):
 
 
 class HistoryEntrySerializer(serializers.Serializer):
+    """One change of a record: when, by whom, why, and the fields it changed."""
+
     id = serializers.IntegerField(help_text="Identifier of the entry, increasing with each change.")
     date = serializers.DateTimeField(help_text="When the change was saved (UTC).")
     type = serializers.ChoiceField(

@@ -14,6 +14,8 @@ from cryptogroups.codes import SLUG_PATTERN
 
 
 class ErrorSerializer(serializers.Serializer):
+    """One problem with the request."""
+
     code = serializers.CharField(
         help_text="Machine-readable code, for example invalid, invalid_choice or not_found."
     )

@@ -22,9 +22,13 @@ def partial_date_value(date: datetime.date, precision: str) -> str:
     return date.isoformat()
 
 
+# Class docstrings of serializers become the descriptions of their schema components: they
+# speak to API users. Implementation notes go in comments.
+
+
 class ReadSerializer(serializers.ModelSerializer):
-    """A model serializer whose every field is read-only: the API only reads, and the schema
-    then marks every field as always present in responses."""
+    # Every field read-only: the API only reads, and the schema then marks every field as
+    # always present in responses.
 
     def get_fields(self):
         fields = super().get_fields()
@@ -40,8 +44,10 @@ def self_link(view_name: str) -> serializers.HyperlinkedIdentityField:
 
 
 class PartialDateSerializer(serializers.Serializer):
-    """A date known to the day, month or year. Reads the ``<prefix>_date``, ``_precision`` and
-    ``_qualifier`` fields of the record; the whole object is null when the date is unknown."""
+    """A date known to the day, month or year, with how it relates to the event; null when the
+    date is unknown."""
+
+    # Reads the record's ``<prefix>_date``, ``_precision`` and ``_qualifier`` fields.
 
     value = serializers.CharField(
         help_text="The date at its known precision, ISO 8601: YYYY, YYYY-MM or YYYY-MM-DD."
@@ -128,6 +134,8 @@ class UserCountSerializer(DatedCountSerializer):
 
 
 class SourceSummarySerializer(ReadSerializer):
+    """A source in brief: slug, title, publisher, where it was read, and its API URL."""
+
     url = self_link("source-detail")
     document_url = serializers.URLField(source="url", help_text="Where the document was read.")
 
@@ -137,6 +145,9 @@ class SourceSummarySerializer(ReadSerializer):
 
 
 class CitationSerializer(ReadSerializer):
+    """Evidence for a record, or one field of it: the source, a short quote, and whether the
+    source states the fact, only implies it, or contradicts it."""
+
     source = SourceSummarySerializer(help_text="The source that supports the fact.")
     field = serializers.CharField(
         source="field_name",
@@ -153,7 +164,12 @@ class CitationSerializer(ReadSerializer):
 def summary(model, view_name: str, label: str = "name") -> type[ReadSerializer]:
     """A small embedded shape of a related record: slug, name (or title) and API url."""
     meta = type("Meta", (), {"model": model, "fields": ["slug", label, "url"]})
-    attributes = {"Meta": meta, "url": self_link(view_name)}
+    attributes = {
+        "Meta": meta,
+        "url": self_link(view_name),
+        "__doc__": f"{model._meta.verbose_name.capitalize()} in brief (slug, {label} and API "
+        "URL); the full record is at the URL.",
+    }
     return type(f"{model.__name__}SummarySerializer", (ReadSerializer,), attributes)
 
 
@@ -167,12 +183,18 @@ RegulatoryActionSummarySerializer = summary(
 
 
 class RecordSerializer(ReadSerializer):
-    """Fields every public record has."""
+    # The fields every public record has. A subclass without a docstring describes its schema
+    # component with its model's docstring.
 
     citations = CitationSerializer(many=True, help_text="The sources that support the record.")
 
     record_fields = ["slug", "url"]
     trailing_fields = ["citations", "created_at", "updated_at"]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__doc__" not in cls.__dict__ or cls.__doc__ is None:
+            cls.__doc__ = cls.Meta.model.__doc__
 
 
 class OrganizationSerializer(RecordSerializer):
@@ -197,6 +219,8 @@ class OrganizationSerializer(RecordSerializer):
 
 
 class SourceSerializer(ReadSerializer):
+    """A document facts are taken from: an article, an official text, a translation."""
+
     url = self_link("source-detail")
     document_url = serializers.URLField(source="url", help_text="Where the document was read.")
     published = PartialDateSerializer("published", help_text="Publication date, if known.")
@@ -224,6 +248,8 @@ class SourceSerializer(ReadSerializer):
 
 
 class AvailabilitySummarySerializer(ReadSerializer):
+    """Where a platform is available, restricted or blocked, and over which period."""
+
     url = self_link("platform-availability-detail")
     since = PartialDateSerializer("since", help_text="Start of the period, if known.")
     until = PartialDateSerializer("until", help_text="End of the period; null while it lasts.")
@@ -283,6 +309,8 @@ class PlatformAvailabilitySerializer(RecordSerializer):
 
 
 class ResponseSummarySerializer(ReadSerializer):
+    """An exchange's response in brief: what it did and when."""
+
     url = self_link("exchange-response-detail")
     exchange = ExchangeSummarySerializer(help_text="The exchange that responded.")
     announced = PartialDateSerializer("announced", help_text="When it was announced.")
@@ -350,20 +378,43 @@ class ExchangeResponseSerializer(RecordSerializer):
         ]
 
 
-class GroupExchangeSerializer(ReadSerializer):
-    slug = serializers.SlugField(source="exchange.slug", help_text="The exchange's slug.")
-    name = serializers.CharField(source="exchange.name", help_text="The exchange's name.")
-    url = serializers.HyperlinkedRelatedField(
-        source="exchange",
-        view_name="exchange-detail",
-        lookup_field="slug",
-        read_only=True,
-        help_text="API URL of the exchange.",
-    )
+class LinkSerializer(ReadSerializer):
+    # A link row shown as the summary of the record it links to (slug, name, url) followed by
+    # the link's own fields.
+
+    #: The link's foreign key to the record summarised, and that record's detail route.
+    target: str
+    view_name: str
+
+    def get_fields(self):
+        summary = {
+            "slug": serializers.SlugField(
+                source=f"{self.target}.slug", help_text=f"The {self.target}'s slug."
+            ),
+            "name": serializers.CharField(
+                source=f"{self.target}.name", help_text=f"The {self.target}'s name."
+            ),
+            "url": serializers.HyperlinkedRelatedField(
+                source=self.target,
+                view_name=self.view_name,
+                lookup_field="slug",
+                read_only=True,
+                help_text=f"API URL of the {self.target}.",
+            ),
+        }
+        for field in summary.values():
+            field.read_only = True
+        return {**summary, **super().get_fields()}
+
+
+class GroupExchangeSerializer(LinkSerializer):
+    """An exchange a group is about, and whether the exchange runs the group."""
+
+    target, view_name = "exchange", "exchange-detail"
 
     class Meta:
         model = models.GroupExchange
-        fields = ["slug", "name", "url", "affiliation"]
+        fields = ["affiliation"]
 
 
 class GroupSerializer(RecordSerializer):
@@ -431,23 +482,19 @@ class MigrationSerializer(RecordSerializer):
         ]
 
 
-class ActionIssuerSerializer(ReadSerializer):
-    slug = serializers.SlugField(source="organization.slug", help_text="The issuer's slug.")
-    name = serializers.CharField(source="organization.name", help_text="The issuer's name.")
-    url = serializers.HyperlinkedRelatedField(
-        source="organization",
-        view_name="organization-detail",
-        lookup_field="slug",
-        read_only=True,
-        help_text="API URL of the issuer.",
-    )
+class ActionIssuerSerializer(LinkSerializer):
+    """An authority that issued the action, and its part in it."""
+
+    target, view_name = "organization", "organization-detail"
 
     class Meta:
         model = models.ActionIssuer
-        fields = ["slug", "name", "url", "role"]
+        fields = ["role"]
 
 
 class ActionTargetSerializer(ReadSerializer):
+    """What an action applies to: one exchange, one platform, or a category of actors."""
+
     category = serializers.ChoiceField(
         choices=choices.TargetCategory.choices,
         allow_null=True,

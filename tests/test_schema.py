@@ -79,3 +79,14 @@ def test_every_enum_has_its_pinned_name(schema):
         name.startswith(("Error", "Parse", "Validation", "Client", "Server", "Null"))
         for name in unpinned
     ), unpinned
+
+
+def test_every_object_component_is_described(schema):
+    undescribed = [
+        name
+        for name, component in schema["components"]["schemas"].items()
+        if component.get("type") == "object"
+        and not name.startswith("Paginated")  # drf-spectacular's page envelopes
+        and not component.get("description")
+    ]
+    assert undescribed == []
