@@ -6,10 +6,15 @@ import copy
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_standardized_errors.formatter import VALIDATION_ERROR
+from drf_standardized_errors.formatter import ExceptionFormatter as BaseExceptionFormatter
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
+from drf_standardized_errors.types import ErrorType
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 
+from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
 
 
@@ -62,6 +67,89 @@ slug_parameter = OpenApiParameter(
 )
 
 retrieve_schema = extend_schema(parameters=[slug_parameter])
+
+#: Why a curator makes a change: required on every write, kept in the record's history.
+reason_parameter = OpenApiParameter(
+    "reason",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    required=True,
+    description="Why you make this change, in at most 100 characters; kept in the record's "
+    "history with your name and the time.",
+)
+
+hard_parameter = OpenApiParameter(
+    "hard",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    description="true to delete the record for good instead of retracting it. Needs the "
+    "model's delete permission, which curators do not hold by default.",
+)
+
+publication_status_parameter = OpenApiParameter(
+    "publication_status",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    enum=PublicationStatus.values,
+    many=True,
+    explode=True,
+    description="Serve records in these statuses (repeat the parameter for several); "
+    "published by default. Draft and retracted records are for curators: without "
+    "credentials the answer is a 401, without the view permission a 403.",
+)
+
+
+def write_schema(viewset) -> dict:
+    """The write operations of a resource: its write shape in, its read shape out."""
+    read, write = viewset.serializer_class, viewset.write_serializer_class
+    name = viewset.queryset.model._meta.verbose_name
+    workflow = any(f.name == "publication_status" for f in viewset.queryset.model._meta.fields)
+    delete_description = (
+        f"Retract the {name}: it is kept, with its history, and leaves the public API. With "
+        "hard=true, delete it for good."
+        if workflow
+        else f"Delete the {name} for good (needs the delete permission); a 409 while other "
+        "records refer to it."
+    )
+    reads = (
+        dict.fromkeys(
+            ["list", "retrieve", "history"],
+            extend_schema(parameters=[publication_status_parameter]),
+        )
+        if workflow
+        else {}
+    )
+    return {
+        **reads,
+        "create": extend_schema(
+            request=write,
+            responses={201: read},
+            parameters=[reason_parameter],
+            description=f"Create a {name} (curators). It is a draft unless publication_status "
+            "says published, which needs at least one citation.",
+        ),
+        "update": extend_schema(
+            request=write,
+            responses={200: read},
+            parameters=[slug_parameter, reason_parameter],
+            description=f"Replace the {name} (curators). Lists given replace the record's.",
+        ),
+        "partial_update": extend_schema(
+            request=write,
+            responses={200: read},
+            parameters=[slug_parameter, reason_parameter],
+            description=f"Change some fields of the {name} (curators).",
+        ),
+        "destroy": extend_schema(
+            responses={204: None},
+            parameters=[
+                slug_parameter,
+                reason_parameter,
+                *([hard_parameter] if workflow else []),
+            ],
+            description=delete_description,
+        ),
+    }
 
 
 #: Examples for the query parameters users reach for first, by parameter name.
@@ -141,10 +229,39 @@ VALIDATOR_HEADERS = {
 }
 
 
+IF_MATCH_HEADER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of your last read of the record: the write is refused with a 412 "
+    "if the dataset has changed since, so that no one's change is overwritten unseen.",
+}
+
+
+def client_error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ClientErrorResponse"}}
+        },
+    }
+
+
 def postprocess_conditional_requests(result: dict, generator, request, public) -> dict:
     """Document the conditional requests every read answers: the request headers, the 304 and
-    412 responses, and the validators sent with a 200 and a 304."""
+    412 responses, and the validators sent with a 200 and a 304; and If-Match on writes."""
     for item in result.get("paths", {}).values():
+        for method in ("put", "patch", "delete"):
+            if method in item:
+                item[method].setdefault("parameters", []).append(copy.deepcopy(IF_MATCH_HEADER))
+                item[method]["responses"]["412"] = client_error(
+                    "Precondition failed: If-Match names a version that is no longer current."
+                )
+        if "delete" in item:
+            item["delete"]["responses"]["409"] = client_error(
+                "Conflict: other records still refer to the record to delete."
+            )
         operation = item.get("get")
         if operation is None:
             continue
@@ -173,8 +290,8 @@ def postprocess_parameters(result: dict, generator, request, public) -> dict:
       inline, and generated clients then get one enum type per operation).
     - A query parameter is never null (drf-spectacular copies ``nullable`` from model fields),
       and a free-text one is never empty and has no null character: the API refuses both.
-    - Operations that need no credentials say nothing of security (``security: [{}]`` makes
-      some generators demand an authenticated client).
+    - Reads say nothing of security: they need no credentials (``security: [{}]`` makes some
+      generators demand an authenticated client). Writes keep theirs.
     - The parameters users reach for first get examples.
     """
     schemas = result.get("components", {}).get("schemas", {})
@@ -182,8 +299,9 @@ def postprocess_parameters(result: dict, generator, request, public) -> dict:
     for path, item in result.get("paths", {}).items():
         resource = path.removeprefix("/api/v1/").split("/")[0]
         for operation in item.values():
-            if operation.get("security") == [{}]:
-                del operation["security"]
+            if operation.get("security") == [{}] or operation is item.get("get"):
+                # Reads need no credentials (a curator's token only widens what they see).
+                operation.pop("security", None)
             for parameter in operation.get("parameters", []):
                 schema = parameter["schema"]
                 schema.pop("nullable", None)
@@ -203,3 +321,13 @@ def postprocess_parameters(result: dict, generator, request, public) -> dict:
                 elif parameter["name"] in PARAMETER_EXAMPLES:
                     parameter["example"] = PARAMETER_EXAMPLES[parameter["name"]]
     return result
+
+
+class ExceptionFormatter(BaseExceptionFormatter):
+    """Every 400 is a validation error, a body that is not JSON included (``parse_error``,
+    with no attribute): one shape for one status, as the schema documents it."""
+
+    def get_error_type(self) -> ErrorType:
+        if isinstance(self.exc, ParseError):
+            return VALIDATION_ERROR
+        return super().get_error_type()

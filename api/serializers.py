@@ -188,7 +188,13 @@ class RecordSerializer(ReadSerializer):
 
     citations = CitationSerializer(many=True, help_text="The sources that support the record.")
 
-    record_fields = ["slug", "url"]
+    publication_status = serializers.ChoiceField(
+        choices=choices.PublicationStatus.choices,
+        help_text="Where the record is in the publishing workflow. The public API serves only "
+        "published records; curators can ask for drafts and retracted ones.",
+    )
+
+    record_fields = ["slug", "url", "publication_status"]
     trailing_fields = ["citations", "created_at", "updated_at"]
 
     def __init_subclass__(cls, **kwargs):

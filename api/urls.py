@@ -18,4 +18,7 @@ router.register(
 router.register("regulatory-actions", views.RegulatoryActionViewSet, basename="regulatory-action")
 router.register("sources", views.SourceViewSet, basename="source")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path("changes/", views.ChangesView.as_view(), name="changes"),
+    path("", include(router.urls)),
+]

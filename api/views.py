@@ -4,25 +4,38 @@ users can search and sort by. Detail URLs use the record's slug."""
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import transaction
+from django.db.models import Prefetch, ProtectedError, Q, QuerySet, RestrictedError
 from django.http import Http404, HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.utils.cache import get_conditional_response
-from django.utils.http import http_date
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import http_date, parse_etags
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    NotAuthenticated,
+    PermissionDenied,
+    ValidationError,
+)
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from cryptogroups import models
 from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
+from cryptogroups.models.base import Record
 
-from . import filters, serializers
+from . import changes, filters, serializers
 from .history import HistoryEntrySerializer, history_entries
-from .schema import retrieve_schema, slug_parameter
+from .permissions import can_hard_delete, can_view_unpublished
+from .schema import retrieve_schema, slug_parameter, write_schema
+from .writes import write_serializer
 
 #: Parameters every endpoint understands: DRF's format override.
 COMMON_PARAMETERS = {"format": False}
@@ -37,6 +50,19 @@ class PreconditionFailed(APIException):
     default_code = "precondition_failed"
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The record is still referred to by other records."
+    default_code = "conflict"
+
+
+#: The longest change reason the history keeps.
+MAX_REASON = 100
+
+#: Query parameters of the write operations, and whether they may be repeated.
+WRITE_PARAMETERS = {"reason": False}
+
+
 def with_citations(queryset: QuerySet) -> QuerySet:
     """Prefetch a record's citations and their sources in one query per page."""
     return queryset.prefetch_related(
@@ -44,26 +70,115 @@ def with_citations(queryset: QuerySet) -> QuerySet:
     )
 
 
+class ConditionalMixin:
+    """ETag and Last-Modified on every read, from the dataset's version; 304 and 412 answers
+    to conditional reads. Set ``dataset_version`` in ``initial``."""
+
+    dataset_version: models.DatasetVersion | None = None
+
+    def etag(self, request, path: str | None = None) -> str:
+        """A representation changes only with the dataset's version, the URL and the media
+        type, so those make its entity tag; no need to build the body to compare. The same
+        three give the same bytes, so the tag is a strong one (If-Match can use it)."""
+        path = path or request.get_full_path()
+        key = f"{path} {request.accepted_media_type}".encode()
+        digest = hashlib.sha256(key).hexdigest()[:16]
+        return f'"{self.dataset_version.counter}-{digest}"'
+
+    def unchanged(self, request) -> HttpResponseBase | None:
+        """A 304 when the client's copy is current (If-None-Match, If-Modified-Since); a 412
+        when its If-Match or If-Unmodified-Since fails."""
+        response = get_conditional_response(
+            request,
+            etag=self.etag(request),
+            last_modified=int(self.dataset_version.changed_at.timestamp()),
+        )
+        if response is not None and response.status_code == 412:
+            raise PreconditionFailed()
+        return response
+
+    def validators(self, request, response) -> None:
+        version = self.dataset_version
+        if version and request.method in ("GET", "HEAD") and response.status_code in (200, 304):
+            response.headers["ETag"] = self.etag(request)
+            response.headers["Last-Modified"] = http_date(version.changed_at.timestamp())
+
+
 @extend_schema_view(retrieve=retrieve_schema)
-class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
-    """A public, read-only resource that answers 400 to any query parameter it does not know,
-    to a repeated parameter that takes a single value, and to an empty value."""
+class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
+    """A resource that anyone reads and curators write. It answers 400 to any query parameter
+    it does not know, to a repeated parameter that takes a single value, and to an empty
+    value."""
 
     lookup_field = "slug"
     lookup_value_regex = SLUG_PATTERN.strip("^$")
-    authentication_classes = []  # reading needs no credentials
     ordering_tie_breaker = "slug"
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    #: The write shape (see api.writes), made from the read serializer.
+    write_serializer_class: type
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "serializer_class" in cls.__dict__:
+            cls.write_serializer_class = write_serializer(cls.serializer_class)
+            extend_schema_view(**write_schema(cls))(cls)
+
+    @property
+    def model(self):
+        return self.queryset.model
+
+    @property
+    def has_workflow(self) -> bool:
+        return issubclass(self.model, Record)
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return self.write_serializer_class
+        return self.serializer_class
 
     def get_queryset(self) -> QuerySet:
-        """Only what is public: published records whose related records are published."""
+        """What the request may see. By default what is public: published records whose
+        related records are published. Curators who ask for other statuses get those; writes
+        reach every record."""
         queryset = super().get_queryset()
-        if isinstance(queryset, models.RecordQuerySet):
-            queryset = queryset.public()
-        return queryset
+        if not self.has_workflow or self.action in ("update", "partial_update", "destroy"):
+            return queryset
+        statuses = self.requested_statuses()
+        if statuses == {PUBLISHED}:
+            return queryset.public()
+        return queryset.filter(publication_status__in=statuses)
+
+    def requested_statuses(self) -> set[str]:
+        """The statuses asked for with ``publication_status`` (published by default). Other
+        statuses than published are for curators: 401 without credentials, 403 without the
+        permission."""
+        values = self.request.query_params.getlist("publication_status") or [PUBLISHED]
+        unknown = sorted(set(values) - set(PublicationStatus.values))
+        if unknown:
+            raise ValidationError(
+                {
+                    "publication_status": [
+                        f"Unknown status {unknown[0]!r}: use "
+                        + ", ".join(PublicationStatus.values)
+                        + "."
+                    ]
+                }
+            )
+        statuses = set(values)
+        if statuses != {PUBLISHED}:
+            user = self.request.user
+            if not (user and user.is_authenticated):
+                raise NotAuthenticated("Only curators can see unpublished records: log in.")
+            if not can_view_unpublished(user, self.model):
+                raise PermissionDenied("Only curators can see unpublished records.")
+        return statuses
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.check_query_parameters(request)
+        if self.action in ("list", "retrieve", "history"):
+            self.requested_statuses()
         self.dataset_version = models.DatasetVersion.current()
 
     # Conditional requests are answered once the request is known to be valid and the record
@@ -89,33 +204,138 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
         self.paginator.get_page_size(request)
         self.paginator.get_page_number(request, paginator=None)
 
-    def etag(self, request) -> str:
-        """A representation changes only with the dataset's version, the URL and the media
-        type, so those make its entity tag; no need to build the body to compare. The same
-        three give the same bytes, so the tag is a strong one (If-Match can use it)."""
-        key = f"{request.get_full_path()} {request.accepted_media_type}".encode()
-        digest = hashlib.sha256(key).hexdigest()[:16]
-        return f'"{self.dataset_version.counter}-{digest}"'
-
-    def unchanged(self, request) -> HttpResponseBase | None:
-        """A 304 when the client's copy is current (If-None-Match, If-Modified-Since); a 412
-        when its If-Match or If-Unmodified-Since fails."""
-        response = get_conditional_response(
-            request,
-            etag=self.etag(request),
-            last_modified=int(self.dataset_version.changed_at.timestamp()),
-        )
-        if response is not None and response.status_code == 412:
-            raise PreconditionFailed()
-        return response
-
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        version = getattr(self, "dataset_version", None)
-        if version and request.method in ("GET", "HEAD") and response.status_code in (200, 304):
-            response.headers["ETag"] = self.etag(request)
-            response.headers["Last-Modified"] = http_date(version.changed_at.timestamp())
+        self.validators(request, response)
+        version = self.dataset_version
+        if version and request.method in ("POST", "PUT", "PATCH") and response.status_code < 300:
+            # The tag a GET of the record would now carry, for the next If-Match.
+            self.dataset_version = models.DatasetVersion.current()
+            response.headers["ETag"] = self.etag(request, path=response.get("Location"))
+        if "publication_status" in request.query_params or request.method not in (
+            "GET",
+            "HEAD",
+        ):
+            patch_cache_control(response, private=True)
         return response
+
+    # Writes -------------------------------------------------------------------------------
+
+    def create(self, request, *args, **kwargs):
+        reason = self.change_reason(request)
+        with transaction.atomic():
+            self.lock_dataset()
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            record = serializer.save(reason=reason)
+            changes.flush()
+        location = self.reverse_detail(record)
+        response = Response(self.represent(record), status=status.HTTP_201_CREATED)
+        response["Location"] = location
+        return response
+
+    def update(self, request, *args, partial: bool = False, **kwargs):
+        reason = self.change_reason(request)
+        with transaction.atomic():
+            locked = self.lock_dataset()
+            record = self.get_object()
+            self.check_if_match(request, locked)
+            serializer = self.get_serializer(record, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            record = serializer.save(reason=reason)
+            changes.flush()
+        response = Response(self.represent(record))
+        response["Location"] = self.reverse_detail(record)
+        return response
+
+    def destroy(self, request, *args, **kwargs):
+        """A retraction: the record is kept with its history and leaves the public API. With
+        ``hard=true``, and the model's delete permission, the record is deleted for good."""
+        reason = self.change_reason(request)
+        hard = self.hard_delete_requested(request)
+        with transaction.atomic():
+            locked = self.lock_dataset()
+            record = self.get_object()
+            self.check_if_match(request, locked)
+            record._change_reason = reason
+            if hard:
+                if not can_hard_delete(request.user, self.model):
+                    raise PermissionDenied(
+                        "A hard delete needs the delete permission; without it, leave out "
+                        "hard=true to retract the record."
+                    )
+                try:
+                    record.delete()
+                except (ProtectedError, RestrictedError) as error:
+                    names = sorted({str(obj) for obj in error.protected_objects})[:5]
+                    raise Conflict(
+                        "Other records refer to this one; change or delete them first: "
+                        + "; ".join(names)
+                    ) from None
+            elif record.publication_status != PublicationStatus.RETRACTED:
+                record.publication_status = PublicationStatus.RETRACTED
+                record.save(update_fields=["publication_status", "updated_at"])
+            changes.flush()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def lock_dataset(self) -> models.DatasetVersion:
+        """Take the lock every write holds until it commits (it orders the changes feed and
+        makes If-Match exact), and read the current version under it."""
+        version = models.DatasetVersion.objects.select_for_update().filter(pk=1).first()
+        return version or models.DatasetVersion.current()
+
+    def check_if_match(self, request, version: models.DatasetVersion) -> None:
+        """412 unless If-Match, when given, names the current version. Tags carry the
+        dataset's version, so any change since the client's read fails the check."""
+        header = request.headers.get("If-Match")
+        if header is None:
+            return
+        tags = parse_etags(header)
+        if not tags:
+            raise ValidationError(
+                {"If-Match": ['Give an entity tag from a read of the record ("..."), or *.']}
+            )
+        if "*" in tags:
+            return
+        for tag in tags:
+            counter = tag.strip('"').split("-", 1)[0]
+            if counter.isdigit() and int(counter) == version.counter:
+                return
+        raise PreconditionFailed(
+            "The record has changed since the version given in If-Match: read it again, "
+            "and apply your change to what it is now."
+        )
+
+    def change_reason(self, request) -> str:
+        reason = request.query_params.get("reason", "").strip()
+        if not reason:
+            raise ValidationError(
+                {"reason": ["Say why you make this change (kept in the record's history)."]}
+            )
+        if len(reason) > MAX_REASON:
+            raise ValidationError({"reason": [f"At most {MAX_REASON} characters."]})
+        return reason
+
+    def hard_delete_requested(self, request) -> bool:
+        raw = request.query_params.get("hard")
+        if raw is None:
+            return not self.has_workflow  # what cannot be retracted can only be deleted
+        if raw not in ("true", "false"):
+            raise ValidationError({"hard": ["Must be true or false."]})
+        if raw == "false" and not self.has_workflow:
+            raise ValidationError(
+                {"hard": ["This resource has no retraction: a delete removes the record."]}
+            )
+        return raw == "true"
+
+    def represent(self, record) -> dict:
+        fresh = self.queryset.all().get(pk=record.pk)
+        return self.serializer_class(fresh, context=self.get_serializer_context()).data
+
+    def reverse_detail(self, record) -> str:
+        from django.urls import reverse
+
+        return reverse(f"{self.basename}-detail", kwargs={"slug": record.slug})
 
     @extend_schema(
         operation_id=None,
@@ -137,6 +357,13 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     def allowed_query_parameters(self) -> dict[str, bool]:
         """Each parameter this action reads, and whether it may be repeated."""
         allowed = dict(COMMON_PARAMETERS)
+        if self.action in ("create", "update", "partial_update", "destroy"):
+            allowed.update(WRITE_PARAMETERS)
+            if self.action == "destroy":
+                allowed["hard"] = False
+            return allowed
+        if self.has_workflow:
+            allowed["publication_status"] = True
         if self.action == "history":
             allowed.update({self.paginator.page_query_param: False})
             allowed.update({self.paginator.page_size_query_param: False})
@@ -170,7 +397,7 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
             raise ValidationError(errors)
 
 
-class OrganizationViewSet(ReadOnlyViewSet):
+class OrganizationViewSet(RecordViewSet):
     """Authorities that issue regulatory actions and companies that operate platforms and
     exchanges."""
 
@@ -182,7 +409,7 @@ class OrganizationViewSet(ReadOnlyViewSet):
     ordering = ["name", "slug"]
 
 
-class SourceViewSet(ReadOnlyViewSet):
+class SourceViewSet(RecordViewSet):
     """The documents facts are taken from."""
 
     queryset = models.Source.objects.select_related("syndicated_from")
@@ -193,7 +420,7 @@ class SourceViewSet(ReadOnlyViewSet):
     ordering = ["slug"]
 
 
-class PlatformViewSet(ReadOnlyViewSet):
+class PlatformViewSet(RecordViewSet):
     """Messaging and social services that host groups, with where they are blocked."""
 
     queryset = with_citations(
@@ -208,7 +435,7 @@ class PlatformViewSet(ReadOnlyViewSet):
     ordering = ["name", "slug"]
 
 
-class PlatformAvailabilityViewSet(ReadOnlyViewSet):
+class PlatformAvailabilityViewSet(RecordViewSet):
     """Whether a platform can be used in a jurisdiction, over a period."""
 
     queryset = with_citations(models.PlatformAvailability.objects.select_related("platform"))
@@ -219,7 +446,7 @@ class PlatformAvailabilityViewSet(ReadOnlyViewSet):
     ordering = ["since_date", "slug"]
 
 
-class ExchangeViewSet(ReadOnlyViewSet):
+class ExchangeViewSet(RecordViewSet):
     """Crypto-currency trading venues and their responses to regulation."""
 
     queryset = with_citations(
@@ -237,7 +464,7 @@ class ExchangeViewSet(ReadOnlyViewSet):
     ordering = ["name", "slug"]
 
 
-class ExchangeResponseViewSet(ReadOnlyViewSet):
+class ExchangeResponseViewSet(RecordViewSet):
     """What exchanges did in answer to regulatory actions: halts, suspensions, closures."""
 
     queryset = with_citations(
@@ -259,7 +486,7 @@ class ExchangeResponseViewSet(ReadOnlyViewSet):
     ordering = ["effective_date", "slug"]
 
 
-class GroupViewSet(ReadOnlyViewSet):
+class GroupViewSet(RecordViewSet):
     """Communities on platforms, with the exchanges they are about."""
 
     queryset = with_citations(
@@ -279,7 +506,7 @@ class GroupViewSet(ReadOnlyViewSet):
     ordering = ["name", "slug"]
 
 
-class MigrationViewSet(ReadOnlyViewSet):
+class MigrationViewSet(RecordViewSet):
     """Movements of groups' members from one platform to another."""
 
     queryset = with_citations(
@@ -294,7 +521,7 @@ class MigrationViewSet(ReadOnlyViewSet):
     ordering = ["started_date", "slug"]
 
 
-class RegulatoryActionViewSet(ReadOnlyViewSet):
+class RegulatoryActionViewSet(RecordViewSet):
     """Bans, rules, notices, orders and blocks by authorities, with issuers and targets."""
 
     queryset = with_citations(
@@ -330,3 +557,104 @@ class RegulatoryActionViewSet(ReadOnlyViewSet):
         "updated_at",
     ]
     ordering = ["announced_date", "slug"]
+
+
+DEFAULT_FEED_PAGE = 100
+MAX_FEED_PAGE = 500
+
+
+class ChangesView(ConditionalMixin, APIView):
+    """The changes feed (see api.changes): every create, update, retraction and deletion of
+    public data, in commit order, from an opaque cursor."""
+
+    permission_classes = [AllowAny]
+    http_method_names = ["get", "head", "options"]
+    allowed_parameters = ("after", "page_size", "format")
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        errors = {}
+        for name, values in request.query_params.lists():
+            if name not in self.allowed_parameters:
+                errors[name] = [
+                    "Unknown query parameter. Allowed here: "
+                    + ", ".join(sorted(self.allowed_parameters))
+                    + "."
+                ]
+            elif len(values) > 1:
+                errors[name] = ["This parameter takes a single value; it was given several."]
+            elif values[0] == "":
+                errors[name] = ["Empty value: give a value, or leave the parameter out."]
+        if errors:
+            raise ValidationError(errors)
+        self.dataset_version = models.DatasetVersion.current()
+
+    @extend_schema(
+        operation_id="changes_list",
+        parameters=[
+            OpenApiParameter(
+                "after",
+                OpenApiTypes.STR,
+                description="A cursor from an earlier page (`complete_through`, or an entry's "
+                "`cursor`): the feed continues after it. Leave it out to read from the start.",
+                pattern=r"^[A-Za-z0-9_-]{16}$",
+            ),
+            OpenApiParameter(
+                "page_size",
+                OpenApiTypes.INT,
+                description=f"Entries per page, from 1 to {MAX_FEED_PAGE} (default "
+                f"{DEFAULT_FEED_PAGE}).",
+            ),
+        ],
+        responses=changes.ChangesPageSerializer,
+        description="Every create, update, retraction and deletion of public data, in commit "
+        "order. Replay it from the start into an empty store and you hold the public dataset; "
+        "keep `complete_through` and ask again with `after` to stay in sync. Tombstones are "
+        "kept for good.",
+    )
+    def get(self, request) -> Response:
+        after = (
+            changes.decode_cursor(request.query_params["after"])
+            if "after" in request.query_params
+            else 0
+        )
+        size = feed_page_size(request)
+        latest = models.Change.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        if after > latest:
+            raise ValidationError(
+                {"after": ["This cursor is ahead of the feed: it was not given by this server."]}
+            )
+        if unchanged := self.unchanged(request):
+            return unchanged
+        rows = list(models.Change.objects.filter(pk__gt=after).order_by("pk")[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        through = changes.encode_cursor(rows[-1].pk if rows else after)
+        next_url = None
+        if more:
+            next_url = request.build_absolute_uri(
+                f"{request.path}?{urlencode({'after': through, 'page_size': size})}"
+            )
+        return Response(
+            {
+                "complete_through": through,
+                "next": next_url,
+                "results": changes.ChangeSerializer(
+                    rows, many=True, context={"request": request}
+                ).data,
+            }
+        )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        self.validators(request, response)
+        return response
+
+
+def feed_page_size(request) -> int:
+    raw = request.query_params.get("page_size")
+    if raw is None:
+        return DEFAULT_FEED_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_FEED_PAGE or len(raw) > 4:
+        raise ValidationError({"page_size": [f"Must be a whole number from 1 to {MAX_FEED_PAGE}."]})
+    return int(raw)

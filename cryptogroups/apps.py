@@ -11,10 +11,12 @@ class CryptogroupsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from .models.version import DatasetVersion, bump_dataset_version
+        from .models import Change, DatasetVersion, FeedState, PendingChange
+        from .models.version import bump_dataset_version
 
+        bookkeeping = {DatasetVersion, Change, FeedState, PendingChange}
         for model in self.get_models():
-            if model is DatasetVersion or model._meta.model_name.startswith("historical"):
+            if model in bookkeeping or model._meta.model_name.startswith("historical"):
                 continue
             post_save.connect(bump_dataset_version, sender=model)
             post_delete.connect(bump_dataset_version, sender=model)

@@ -209,3 +209,12 @@ class PublicationStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
     RETRACTED = "retracted", "Retracted"
+
+
+class ChangeOperation(models.TextChoices):
+    """What a changes-feed entry says happened to a record of the public dataset."""
+
+    CREATED = "created", "Created: the record entered the public dataset"
+    UPDATED = "updated", "Updated: its public representation changed"
+    RETRACTED = "retracted", "Retracted: it left the public dataset but is kept"
+    DELETED = "deleted", "Deleted: it was removed for good"

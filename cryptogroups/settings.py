@@ -12,6 +12,7 @@ Variables (see README.md, "Configuration"):
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -62,8 +63,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "simple_history",
+    "knox",
     "cryptogroups",
-    "api",
+    "api.apps.ApiConfig",
 ]
 
 MIDDLEWARE = [
@@ -127,8 +129,12 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Tokens first: an anonymous write is then answered 401 with a WWW-Authenticate challenge.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.CuratorPermissions"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "api.filters.StrictDjangoFilterBackend",
@@ -139,14 +145,24 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
 }
 
+#: Curators' API tokens (django-rest-knox): stored as SHA-512 digests, shown once when issued.
+#: A token lives ``TOKEN_TTL_DAYS`` days (default 90) unless issued with another lifetime.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(days=int(os.environ.get("TOKEN_TTL_DAYS", "90"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+
 #: Error responses are documented on an operation only where they can occur: 401 and 403 where
 #: it authenticates or checks permissions, 429 where it is throttled. All share one shape.
 DRF_STANDARDIZED_ERRORS = {
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "429"],
+    "EXCEPTION_FORMATTER_CLASS": "api.schema.ExceptionFormatter",
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "429"],
     "ERROR_SCHEMAS": {
         "400": "api.schema.ValidationErrorResponseSerializer",
         **dict.fromkeys(
-            ["401", "403", "404", "405", "406", "429"], "api.schema.ClientErrorResponseSerializer"
+            ["401", "403", "404", "405", "406", "415", "429"],
+            "api.schema.ClientErrorResponseSerializer",
         ),
     },
 }
@@ -158,6 +174,7 @@ ENUM_CHOICES = [
     "ActionType",
     "Affiliation",
     "AvailabilityStatus",
+    "ChangeOperation",
     "CountQualifier",
     "DatePrecision",
     "DateQualifier",
@@ -170,6 +187,7 @@ ENUM_CHOICES = [
     "IssuerRole",
     "OrganizationType",
     "PlatformType",
+    "PublicationStatus",
     "ResponseType",
     "SourceType",
     "Support",

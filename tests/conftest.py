@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group, Permission, User
 from django.core import signals
 from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from knox.models import AuthToken
 from rest_framework.test import APIClient
+
+from cryptogroups import models
+from cryptogroups.roles import CURATORS_GROUP, ensure_curators_group
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +40,41 @@ def wsgi_app(db):
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
+
+
+def token_client(user: User) -> APIClient:
+    """An API client that sends a fresh token of the user's."""
+    _, token = AuthToken.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def curator(db) -> User:
+    user = User.objects.create_user("curator", email="curator@example.org")
+    user.groups.add(Group.objects.get(name=CURATORS_GROUP))
+    return user
+
+
+@pytest.fixture
+def curator_api(curator) -> APIClient:
+    """A client with a curator's token."""
+    return token_client(curator)
+
+
+@pytest.fixture
+def user_api(db) -> APIClient:
+    """A client with the token of a user who is not a curator."""
+    return token_client(User.objects.create_user("reader"))
+
+
+@pytest.fixture
+def committed_dataset(transactional_db, django_db_blocker):
+    """For tests whose writes must really commit (a live server, several threads). Django
+    empties every table after such a test, data migrations' rows included, so this puts back
+    what the migrations and the loader make before the test."""
+    ensure_curators_group(Group, Permission)
+    models.DatasetVersion.objects.get_or_create(pk=1)
+    if not models.Organization.objects.exists():
+        call_command("load_dataset", verbosity=0)

@@ -127,9 +127,16 @@ def test_not_found_is_json(api, path):
     assert error_attrs(response) == [None]
 
 
-@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-def test_writes_are_not_allowed_on_the_read_api(api, method):
-    response = getattr(api, method)("/api/v1/exchanges/btcchina/", {}, format="json")
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_a_write_without_credentials_is_401_json(api, method):
+    response = getattr(api, method)("/api/v1/exchanges/btcchina/?reason=x", {}, format="json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["type"] == "client_error"
+
+
+def test_a_method_no_resource_offers_is_405_json(curator_api):
+    response = curator_api.post("/api/v1/exchanges/btcchina/?reason=x", {}, format="json")
     assert response.status_code == 405
     assert response.json()["type"] == "client_error"
 

@@ -2,6 +2,7 @@
 
 from .actions import ActionIssuer, ActionTarget, RegulatoryAction
 from .base import RecordQuerySet
+from .changes import Change, FeedState, PendingChange
 from .exchanges import Exchange, ExchangeResponse
 from .groups import Group, GroupExchange, Migration
 from .organizations import Organization
@@ -12,14 +13,17 @@ from .version import DatasetVersion
 __all__ = [
     "ActionIssuer",
     "ActionTarget",
+    "Change",
     "Citation",
     "DatasetVersion",
     "Exchange",
     "ExchangeResponse",
+    "FeedState",
     "Group",
     "GroupExchange",
     "Migration",
     "Organization",
+    "PendingChange",
     "Platform",
     "PlatformAvailability",
     "RecordQuerySet",

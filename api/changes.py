@@ -1,0 +1,371 @@
+"""The changes feed: every create, update, retraction and deletion of public data, in commit
+order, so that a mirror can keep an exact copy of the public dataset.
+
+How it stays exact:
+
+- Every save, delete and many-to-many change of a domain row marks the records it concerns as
+  pending (``PendingChange``), in the same transaction as the change. Nothing is missed, even
+  by a process that dies right after committing.
+- ``flush()`` looks at the pending records while holding the lock on the dataset version's row.
+  For each one it builds the record's public representation, exactly as the detail endpoint
+  serves it (or none, when the record is not public), and compares it with what the feed last
+  said (``FeedState``). A difference appends a ``Change``. Representations embed related
+  records, so a record whose representation changed, or that was written directly, has its
+  related records looked at too, until nothing more changes.
+- Changes are appended only under that lock, so their ids increase in commit order, and every
+  transaction still running will append ids above those already committed. A page of the feed
+  is therefore complete up to its last entry.
+- The write API flushes inside its own transaction. Every other writer (the admin, the loader,
+  a shell) has the flush run right after it commits; should that fail, the next flush picks
+  the pending records up.
+
+Bulk queryset updates send no signals; the project's code does not use them on domain rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from functools import cache
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models.signals import m2m_changed, post_save, pre_delete
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+from cryptogroups import models as domain
+from cryptogroups.choices import ChangeOperation
+from cryptogroups.dataset import CITED_MODELS
+
+#: The models of the API's resources (each served at /api/v1/<resource>/).
+RESOURCE_MODELS = (*CITED_MODELS, domain.Source)
+
+#: Rows that are not resources of their own but are shown inside the records they link.
+LINK_MODELS = (domain.Citation, domain.GroupExchange, domain.ActionIssuer, domain.ActionTarget)
+
+# --- Cursors ---------------------------------------------------------------------------------
+
+_CURSOR_PREFIX = b"cg1:"
+
+
+def encode_cursor(position: int) -> str:
+    """An opaque cursor for a position in the feed."""
+    raw = _CURSOR_PREFIX + position.to_bytes(8, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, parameter: str = "after") -> int:
+    """The position a cursor stands for; a 400 naming the parameter if it is not one of ours."""
+    raw = b""
+    if _CURSOR_SHAPE.match(cursor):
+        try:
+            raw = base64.urlsafe_b64decode(cursor)
+        except (binascii.Error, ValueError):
+            raw = b""
+    if len(raw) != len(_CURSOR_PREFIX) + 8 or not raw.startswith(_CURSOR_PREFIX):
+        raise ValidationError(
+            {parameter: ["Not a cursor of this feed: pass a cursor from a feed page, as is."]}
+        )
+    return int.from_bytes(raw[len(_CURSOR_PREFIX) :], "big")
+
+
+_CURSOR_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16}$")
+
+# --- Resources and their public representations ------------------------------------------------
+
+
+@cache
+def viewsets_by_model() -> dict[type[models.Model], type]:
+    from .urls import router
+
+    return {viewset.queryset.model: viewset for _prefix, viewset, _name in router.registry}
+
+
+@cache
+def resource_names() -> dict[type[models.Model], str]:
+    from .urls import router
+
+    return {viewset.queryset.model: prefix for prefix, viewset, _name in router.registry}
+
+
+def public_queryset(model: type[models.Model]) -> models.QuerySet:
+    """The queryset the public API serves the model's records from."""
+    queryset = viewsets_by_model()[model].queryset.all()
+    if isinstance(queryset, domain.RecordQuerySet):
+        queryset = queryset.public()
+    return queryset
+
+
+def representation(record: models.Model) -> dict | None:
+    """The record as its detail endpoint serves it, with API URLs relative to the host; None
+    when the public API does not serve it."""
+    model = type(record)
+    public = public_queryset(model).filter(pk=record.pk).first()
+    if public is None:
+        return None
+    serializer = viewsets_by_model()[model].serializer_class(public, context={"request": None})
+    return json.loads(json.dumps(serializer.data, cls=DjangoJSONEncoder))
+
+
+def digest(document: dict) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def absolute_urls(document, build_absolute_uri):
+    """The document with its API URLs (relative, as stored) made absolute for this request."""
+    if isinstance(document, dict):
+        return {
+            key: build_absolute_uri(value)
+            if key in ("url", "next") and isinstance(value, str) and value.startswith("/")
+            else absolute_urls(value, build_absolute_uri)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [absolute_urls(value, build_absolute_uri) for value in document]
+    return document
+
+
+# --- Which records a change concerns -----------------------------------------------------------
+
+
+Key = tuple[type[models.Model], int]
+
+
+def resources_of(obj: models.Model) -> Iterator[Key]:
+    """The records a row stands for, as (model, primary key): itself if it is a resource's
+    record; the records a link row or citation joins. Reads no other row, so that it works
+    while fixtures load rows before the rows they refer to."""
+    if type(obj) in RESOURCE_MODELS:
+        yield type(obj), obj.pk
+        return
+    if isinstance(obj, domain.Citation):
+        if obj.content_type_id and obj.object_id:
+            yield ContentType.objects.get_for_id(obj.content_type_id).model_class(), obj.object_id
+        if obj.source_id:
+            yield domain.Source, obj.source_id
+        return
+    if isinstance(obj, LINK_MODELS):
+        for field in obj._meta.concrete_fields:
+            if field.many_to_one and getattr(obj, field.attname) is not None:
+                yield field.related_model, getattr(obj, field.attname)
+
+
+def related_records(record: models.Model) -> Iterator[Key]:
+    """Every record one relation away, in either direction, through link rows and citations:
+    the records whose representation may embed this one, or be embedded in it."""
+    for field in record._meta.get_fields():
+        related_model = field.related_model if field.is_relation else None
+        if related_model is None or related_model is ContentType:
+            continue
+        if field.many_to_one and field.concrete:
+            target = getattr(record, field.attname)
+            if target is not None and related_model in RESOURCE_MODELS:
+                yield related_model, target
+        elif field.one_to_many or field.many_to_many:
+            accessor = field.get_accessor_name() if field.auto_created else field.name
+            for row in getattr(record, accessor).all():
+                yield from resources_of(row)
+
+
+# --- Marking pending records -------------------------------------------------------------------
+
+
+def mark(keys: Iterable[Key], *, using: str, expand: bool = True) -> None:
+    """Note the records as pending, in the running transaction. ``expand``: look at their
+    related records too when flushing (for records written directly)."""
+    rows = [
+        domain.PendingChange(
+            content_type_id=ContentType.objects.db_manager(using).get_for_model(model).pk,
+            object_id=pk,
+            expand=expand,
+        )
+        for model, pk in set(keys)
+        if pk is not None
+    ]
+    if not rows:
+        return
+    if expand:
+        domain.PendingChange.objects.using(using).bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["content_type", "object_id"],
+            update_fields=["expand"],
+        )
+    else:
+        domain.PendingChange.objects.using(using).bulk_create(rows, ignore_conflicts=True)
+    schedule_flush(using)
+
+
+def schedule_flush(using: str) -> None:
+    """Flush once the running transaction commits (right away outside a transaction)."""
+    connection = connections[using]
+    if any(getattr(func, "feed_flush", False) for *_, func, _ in connection.run_on_commit):
+        return
+
+    def run() -> None:
+        flush(using=using)
+
+    run.feed_flush = True
+    transaction.on_commit(run, using=using, robust=True)
+
+
+def on_save(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    mark(resources_of(instance), using=using)
+
+
+def on_delete(sender, instance, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """Before a row goes: the row itself (its tombstone) and everything related to it, which
+    can no longer be found from it once it is gone."""
+    mark(resources_of(instance), using=using)
+    if type(instance) in RESOURCE_MODELS:
+        mark(related_records(instance), using=using, expand=False)
+
+
+def on_m2m_change(sender, instance, action, model, pk_set, using=DEFAULT_DB_ALIAS, **kwargs):
+    if action == "pre_clear":
+        # The rows a clear removes are not named; everything related stands in for them.
+        mark(resources_of(instance), using=using)
+        mark(related_records(instance), using=using, expand=False)
+    elif action in ("post_add", "post_remove"):
+        keys = [(model, pk) for pk in pk_set or ()]
+        mark([*resources_of(instance), *keys], using=using)
+
+
+def connect_signals() -> None:
+    for model in [*RESOURCE_MODELS, *LINK_MODELS]:
+        post_save.connect(on_save, sender=model, dispatch_uid=f"feed-save-{model.__name__}")
+        pre_delete.connect(on_delete, sender=model, dispatch_uid=f"feed-delete-{model.__name__}")
+        for field in model._meta.local_many_to_many:
+            m2m_changed.connect(
+                on_m2m_change,
+                sender=field.remote_field.through,
+                dispatch_uid=f"feed-m2m-{model.__name__}-{field.name}",
+            )
+
+
+# --- Flushing pending records into the feed ----------------------------------------------------
+
+
+def flush(using: str = DEFAULT_DB_ALIAS) -> int:
+    """Look at every pending record and append what changed in the public dataset to the feed.
+    Returns the number of entries appended."""
+    with transaction.atomic(using=using):
+        # The lock that orders the feed: held until this transaction commits.
+        domain.DatasetVersion.objects.using(using).select_for_update().filter(pk=1).first()
+        pending = list(domain.PendingChange.objects.using(using).order_by("pk"))
+        if not pending:
+            return 0
+        queue = [(p.content_type_id, p.object_id, p.expand) for p in pending]
+        seen: set[tuple[int, int]] = set()
+        appended = 0
+        while queue:
+            content_type_id, object_id, expand = queue.pop(0)
+            if (content_type_id, object_id) in seen:
+                continue
+            seen.add((content_type_id, object_id))
+            model = ContentType.objects.get_for_id(content_type_id).model_class()
+            record = model._default_manager.using(using).filter(pk=object_id).first()
+            changed = record_change(model, content_type_id, object_id, record, using=using)
+            appended += changed
+            if record is not None and (expand or changed):
+                for other_model, pk in related_records(record):
+                    ct = ContentType.objects.db_manager(using).get_for_model(other_model).pk
+                    if (ct, pk) not in seen:
+                        queue.append((ct, pk, False))
+        domain.PendingChange.objects.using(using).filter(pk__in=[p.pk for p in pending]).delete()
+        if appended:
+            domain.DatasetVersion.bump()
+        return appended
+
+
+def record_change(model, content_type_id: int, object_id: int, record, *, using: str) -> int:
+    """Compare the record's public representation with what the feed last said; append the
+    entries that bring the feed up to date. Returns how many were appended."""
+    state, _ = domain.FeedState.objects.using(using).get_or_create(
+        content_type_id=content_type_id, object_id=object_id
+    )
+    document = representation(record) if record is not None else None
+    resource = resource_names()[model]
+    new_digest = digest(document) if document is not None else ""
+    if new_digest == state.digest:
+        return 0
+    entries = []
+    was_public = bool(state.digest)
+    if was_public and (document is None or state.slug != record.slug):
+        gone = ChangeOperation.DELETED if record is None else ChangeOperation.RETRACTED
+        entries.append(domain.Change(resource=state.resource, slug=state.slug, operation=gone))
+    if document is not None:
+        operation = (
+            ChangeOperation.UPDATED
+            if was_public and state.slug == record.slug
+            else ChangeOperation.CREATED
+        )
+        entries.append(
+            domain.Change(resource=resource, slug=record.slug, operation=operation, data=document)
+        )
+    for entry in entries:
+        entry.save(using=using)
+    state.resource = resource if document is not None else ""
+    state.slug = record.slug if document is not None else ""
+    state.digest = new_digest
+    state.save(using=using)
+    return len(entries)
+
+
+# --- The feed's representation -----------------------------------------------------------------
+
+
+class ChangeSerializer(serializers.Serializer):
+    """One entry of the changes feed."""
+
+    cursor = serializers.SerializerMethodField(
+        help_text="Opaque position of this entry in the feed; pass it as `after` to read on."
+    )
+    resource = serializers.CharField(
+        help_text="The API resource of the record, as in its URL: groups, exchanges, ..."
+    )
+    slug = serializers.CharField(help_text="The record's slug.")
+    operation = serializers.ChoiceField(
+        choices=ChangeOperation.choices,
+        help_text="created: the record entered the public dataset (new, published, or renamed "
+        "to this slug); updated: its representation changed; retracted: it left the public "
+        "dataset (retracted, back to draft, hidden with a record it depends on, or renamed "
+        "away from this slug); deleted: it was removed for good. Retracted and deleted "
+        "entries are tombstones: remove the record from your copy.",
+    )
+    recorded_at = serializers.DateTimeField(help_text="When the change was recorded (UTC).")
+    data = serializers.JSONField(
+        allow_null=True,
+        help_text="The record as its detail endpoint served it after the change; null for a "
+        "tombstone.",
+    )
+
+    def get_cursor(self, change) -> str:
+        return encode_cursor(change.pk)
+
+    def to_representation(self, instance):
+        represented = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and represented["data"] is not None:
+            represented["data"] = absolute_urls(represented["data"], request.build_absolute_uri)
+        return represented
+
+
+class ChangesPageSerializer(serializers.Serializer):
+    """A page of the changes feed."""
+
+    complete_through = serializers.CharField(
+        help_text="Cursor up to which the feed is complete once you have read this page: keep "
+        "it, and pass it as `after` to read what comes next."
+    )
+    next = serializers.URLField(
+        allow_null=True, help_text="URL of the next page; null when you have caught up."
+    )
+    results = ChangeSerializer(many=True, help_text="The entries, oldest first.")

@@ -1,0 +1,104 @@
+"""The changes feed's storage: an append-only log of what happened to the public dataset.
+
+``Change`` rows are written only while the dataset version's row is locked (see
+``api.changes``), so their ids increase in commit order: a reader that has seen id N has seen
+every change committed before it. Rows are never deleted; tombstones are kept for good.
+"""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from cryptogroups.choices import ChangeOperation
+
+
+class Change(models.Model):
+    """One entry of the changes feed: a record entered, changed in or left the public dataset."""
+
+    id = models.BigAutoField(primary_key=True, help_text="Position in the feed, in commit order.")
+    resource = models.CharField(
+        max_length=40, help_text="The API resource of the record, for example 'groups'."
+    )
+    slug = models.CharField(max_length=100, help_text="The record's slug.")
+    operation = models.CharField(
+        max_length=9, choices=ChangeOperation.choices, help_text="What happened to the record."
+    )
+    data = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The record's public representation after the change, with API URLs relative "
+        "to the host; null for a retraction or a deletion.",
+    )
+    recorded_at = models.DateTimeField(
+        default=timezone.now, help_text="When the change was recorded (UTC)."
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["resource", "slug"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(operation__in=ChangeOperation.values),
+                name="%(app_label)s_%(class)s_operation_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(operation__in=["created", "updated"], data__isnull=False)
+                | Q(operation__in=["retracted", "deleted"], data__isnull=True),
+                name="%(app_label)s_%(class)s_data_matches_operation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.operation} {self.resource}/{self.slug}"
+
+
+class FeedState(models.Model):
+    """What the feed last said of one record: under which slug it is public, and a digest of
+    the representation it last published (both empty while the record is not public)."""
+
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, help_text="Kind of the record."
+    )
+    object_id = models.PositiveBigIntegerField(help_text="Primary key of the record.")
+    resource = models.CharField(max_length=40, blank=True, help_text="API resource, if public.")
+    slug = models.CharField(max_length=100, blank=True, help_text="Public slug, if public.")
+    digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the last published representation."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"], name="%(app_label)s_%(class)s_unique_record"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource}/{self.slug or '-'}"
+
+
+class PendingChange(models.Model):
+    """A record that changed in a committed or running transaction and that the feed has not
+    looked at yet. Written in the same transaction as the change, so no change is missed."""
+
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, help_text="Kind of the record."
+    )
+    object_id = models.PositiveBigIntegerField(help_text="Primary key of the record.")
+    expand = models.BooleanField(
+        default=True,
+        help_text="Also look at the records related to it (their representations may embed it).",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"], name="%(app_label)s_%(class)s_unique_record"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id}"
