@@ -17,22 +17,26 @@ published without a citation.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.db.models.signals import post_save
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 
 from cryptogroups import choices
 from cryptogroups import models as domain
+from cryptogroups.codes import SLUG_PATTERN
 from cryptogroups.models.sources import validate_cited_field
 
 from . import serializers as read
 
 PUBLISHED = choices.PublicationStatus.PUBLISHED
+SLUG_RE = re.compile(SLUG_PATTERN)
 
 
 def django_errors(error: DjangoValidationError, names: dict[str, str]) -> dict[str, list[str]]:
@@ -78,6 +82,8 @@ class RecordRefField(serializers.SlugRelatedField):
             data = data.get("slug")
         if not isinstance(data, str):
             self.fail("invalid")
+        if not SLUG_RE.fullmatch(data):  # nothing the database could not even compare
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data[:100])
         return super().to_internal_value(data)
 
 
@@ -103,6 +109,11 @@ class CompositeInput(StrictMixin, serializers.Serializer):
         return super().validate_empty_values(data)
 
     def to_internal_value(self, data):
+        # A partial update (PATCH) skips missing fields; an object is still given whole.
+        if isinstance(data, dict):
+            missing = [n for n, f in self.fields.items() if f.required and n not in data]
+            if missing:
+                raise ValidationError({name: ["This field is required."] for name in missing})
         return self.to_model(super().to_internal_value(data))
 
 
@@ -286,7 +297,14 @@ class WriteSerializer(StrictMixin, serializers.ModelSerializer):
         try:
             instance.full_clean(exclude=exclude)
         except DjangoValidationError as error:
-            raise ValidationError(django_errors(error, self.api_names())) from None
+            names = self.api_names()
+            errors = django_errors(error, names)
+            attributed = constraint_errors(instance, exclude, names)
+            if attributed and api_settings.NON_FIELD_ERRORS_KEY in errors:
+                del errors[api_settings.NON_FIELD_ERRORS_KEY]
+                for name, messages in attributed.items():
+                    errors.setdefault(name, []).extend(messages)
+            raise ValidationError(errors) from None
         errors: dict[str, Any] = {}
         for name in many & set(NESTED_LISTS):
             rows_errors = self.validate_rows(name, attrs[name], model)
@@ -357,12 +375,14 @@ class WriteSerializer(StrictMixin, serializers.ModelSerializer):
         }.get(name, {})
 
     @staticmethod
-    def row_key(name: str, row: dict):
-        if name == "exchange_links":
-            return row["exchange"].pk
-        if name == "issuer_links":
-            return row["organization"].pk
-        return None
+    def row_key(name: str, row: dict | models.Model):
+        """The record a link row links to, for the lists that link each record once."""
+        target = {"exchange_links": "exchange", "issuer_links": "organization"}.get(name)
+        if target is None:
+            return None
+        if isinstance(row, dict):
+            return row[target].pk
+        return getattr(row, f"{target}_id")
 
     # Saving ------------------------------------------------------------------------------
 
@@ -373,18 +393,41 @@ class WriteSerializer(StrictMixin, serializers.ModelSerializer):
     def create(self, validated_data):
         nested, m2m = self.split(validated_data)
         instance = self.Meta.model(**validated_data)
-        instance._change_reason = self.reason
-        instance.save()
-        self.save_relations(instance, nested, m2m)
-        return instance
+        return self.save_record(instance, nested, m2m, created=True, changed=True)
 
     def update(self, instance, validated_data):
         nested, m2m = self.split(validated_data)
+        before = field_values(instance)
         for name, value in validated_data.items():
             setattr(instance, name, value)
+        changed = field_values(instance) != before
+        return self.save_record(instance, nested, m2m, created=False, changed=changed)
+
+    def save_record(self, instance, nested: dict, m2m: dict, *, created: bool, changed: bool):
+        """Save the record and its lists. The record's history gets one entry, made once its
+        many-to-many lists are final (rows of other lists have their own history); a write
+        that changes nothing saves nothing."""
         instance._change_reason = self.reason
-        instance.save()
-        self.save_relations(instance, nested, m2m)
+        instance.skip_history_when_saving = True
+        try:
+            if changed:
+                instance.save()
+            lists_changed = False
+            for name, values in m2m.items():
+                lists_changed |= self.replace_many_to_many(instance, name, values)
+        finally:
+            del instance.skip_history_when_saving
+        for name, rows in nested.items():
+            self.replace_rows(instance, name, rows)
+        if changed or lists_changed:
+            post_save.send(
+                sender=type(instance),
+                instance=instance,
+                created=created,
+                raw=False,
+                using=instance._state.db,
+                update_fields=None,
+            )
         return instance
 
     def split(self, validated_data) -> tuple[dict, dict]:
@@ -398,37 +441,112 @@ class WriteSerializer(StrictMixin, serializers.ModelSerializer):
         }
         return nested, m2m
 
-    def save_relations(self, instance, nested: dict, m2m: dict) -> None:
-        for name, values in m2m.items():
-            getattr(instance, name).set(values)
-        for name, rows in nested.items():
-            self.replace_rows(instance, name, rows)
+    @staticmethod
+    def replace_many_to_many(instance, name: str, values: list) -> bool:
+        """Set the list to the records given. Links to records that reads do not show (not
+        public) are kept: a client cannot be expected to repeat what it was never shown."""
+        manager = getattr(instance, name)
+        before = set(manager.values_list("pk", flat=True))
+        manager.set(values)
+        return before != {value.pk for value in values}
 
     def replace_rows(self, instance, name: str, rows: list[dict]) -> None:
         """Keep the rows that are unchanged, delete the others, and add the new ones, so that
-        the history shows only what changed."""
+        the history shows only what changed. Rows that reads do not show (links to records
+        that are not public) are kept; one given again is updated, not added twice."""
         row_model = NESTED_LISTS[name][0].Meta.model
         parent_key = NESTED_LISTS[name][1]
         wanted = [row_values(row_model, row) for row in rows]
-        for existing in getattr(instance, name).all():
+        shown = list(getattr(instance, name).all())
+        for existing in shown:
             values = row_values(row_model, existing)
             if values in wanted:
                 wanted.remove(values)
                 continue
             existing._change_reason = self.reason
             existing.delete()
+        hidden = (
+            row_model._default_manager.filter(**{parent_key: instance}).exclude(
+                pk__in=[row.pk for row in shown]
+            )
+            if parent_key is not None
+            else row_model._default_manager.none()
+        )
+        hidden_by_key = {self.row_key(name, row): row for row in hidden}
+        hidden_by_key.pop(None, None)
         for row in rows:
             values = row_values(row_model, row)
             if values not in wanted:
                 continue
             wanted.remove(values)
-            new = row_model(**row)
+            key = self.row_key(name, row)
+            new = (hidden_by_key.get(key) if key is not None else None) or row_model()
+            for field_name, value in row.items():
+                setattr(new, field_name, value)
             if parent_key is None:
                 new.record = instance
             else:
                 setattr(new, parent_key, instance)
             new._change_reason = self.reason
             new.save()
+
+
+def field_values(instance: models.Model) -> tuple:
+    return tuple(
+        getattr(instance, field.attname)
+        for field in instance._meta.concrete_fields
+        if field.name != "updated_at"
+    )
+
+
+def constraint_errors(instance, exclude, names: dict[str, str]) -> dict[str, list[str]]:
+    """The check constraints the record breaks, each reported on the API fields it reads,
+    with a message that says what is wrong rather than the constraint's name."""
+    errors: dict[str, list[str]] = {}
+    for constraint in instance._meta.constraints:
+        if not isinstance(constraint, models.CheckConstraint):
+            continue
+        try:
+            constraint.validate(type(instance), instance, exclude=exclude)
+        except DjangoValidationError:
+            fields = sorted({names.get(field, field) for field in q_fields(constraint.condition)})
+            message = constraint_message(constraint.name)
+            for field in fields or [api_settings.NON_FIELD_ERRORS_KEY]:
+                if message not in errors.get(field, []):
+                    errors.setdefault(field, []).append(message)
+    return errors
+
+
+def q_fields(condition) -> set[str]:
+    """The model fields a constraint's condition reads."""
+    found: set[str] = set()
+    for child in getattr(condition, "children", ()):
+        if isinstance(child, tuple):
+            found.add(child[0].split("__")[0])
+        else:
+            found |= q_fields(child)
+    return found
+
+
+#: What each kind of constraint (by the end of its name) means for a curator.
+CONSTRAINT_MESSAGES = {
+    "_complete": "Give the date, its precision and its qualifier together, or none of them.",
+    "_aligned": "The date must be the first day of the period its precision names: the 1st of "
+    "the month for a month, 1 January for a year.",
+    "_qualified": "Give the number with its qualifier, or neither.",
+    "_non_negative": "Must not be negative.",
+    "_valid": "Not one of the allowed values.",
+    "_iso3166": "Not an ISO 3166-1 alpha-2 country code.",
+    "_iso639": "Not an ISO 639-1 language code.",
+    "_slug_lowercase": "Use lower-case letters, digits, hyphens and underscores.",
+}
+
+
+def constraint_message(name: str) -> str:
+    for suffix, message in CONSTRAINT_MESSAGES.items():
+        if name.endswith(suffix):
+            return message
+    return f"These values do not fit together ({name.split('_', 2)[-1].replace('_', ' ')})."
 
 
 def row_values(model: type[models.Model], row: dict | models.Model) -> tuple:
