@@ -208,6 +208,23 @@ class SlugFilter(PatternMixin, filters.ModelMultipleChoiceFilter):
     def get_filter_predicate(self, value):
         return {self.field_name: value}
 
+    def filter(self, qs, value):
+        # Duplicates (and the cost of removing them) only arise through a to-many relation.
+        self.distinct = crosses_to_many(qs.model, self.field_name)
+        return super().filter(qs, value)
+
+
+def crosses_to_many(model, path: str) -> bool:
+    """Whether a lookup path goes through a relation that can match a row several times."""
+    for part in path.split("__"):
+        field = model._meta.get_field(part)
+        if field.one_to_many or field.many_to_many:
+            return True
+        if not field.is_relation:
+            return False
+        model = field.related_model
+    return False
+
 
 def slug_filter(model, field_name: str, help_text: str) -> SlugFilter:
     """Filter by the slug of a related record; repeat the parameter to match any of several."""
@@ -271,11 +288,10 @@ class PlatformFilterSet(filters.FilterSet):
         fields = ["platform_type", "encryption", "operator"]
 
     def filter_blocked_in(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(
-            availabilities__jurisdiction=value,
-            availabilities__status=choices.AvailabilityStatus.BLOCKED,
-            availabilities__publication_status=choices.PublicationStatus.PUBLISHED,
-        ).distinct()
+        blocked = models.PlatformAvailability.objects.public().filter(
+            jurisdiction=value, status=choices.AvailabilityStatus.BLOCKED
+        )
+        return queryset.filter(pk__in=blocked.values("platform"))
 
 
 class PlatformAvailabilityFilterSet(filters.FilterSet):
@@ -321,7 +337,7 @@ class ExchangeFilterSet(filters.FilterSet):
 
     @staticmethod
     def with_published_response(queryset: QuerySet, **conditions) -> QuerySet:
-        responses = models.ExchangeResponse.objects.published().filter(**conditions)
+        responses = models.ExchangeResponse.objects.public().filter(**conditions)
         return queryset.filter(pk__in=responses.values("exchange"))
 
 

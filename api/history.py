@@ -131,11 +131,11 @@ class SlugLookup:
         return item
 
     def slug(self, model: type[models.Model], pk: Any) -> str | None:
-        """The related record's slug; null when it is not published (drafts never show)."""
+        """The related record's slug; null when it is not public (drafts never show)."""
         key = (model, pk)
         if key not in self.cache:
             records = model._default_manager.all()
             if isinstance(records, RecordQuerySet):
-                records = records.published()
+                records = records.public()
             self.cache[key] = records.filter(pk=pk).values_list("slug", flat=True).first()
         return self.cache[key]

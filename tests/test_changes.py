@@ -12,8 +12,10 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 
+from api import changes
 from api.changes import decode_cursor, encode_cursor
 from cryptogroups import models
+from tests import factories as f
 from tests.conftest import token_client
 
 RESOURCES = [
@@ -387,3 +389,34 @@ def test_replay_with_concurrent_writers_gives_the_public_dataset(committed_datas
     live = live_dataset(reader)
     assert sum(1 for resource, _ in live if resource == "organizations") == 9 + 3 * 3
     assert store == live
+
+
+def test_hiding_a_platform_hides_what_depends_on_it_two_steps_away(api, curator_api):
+    """A migration points to a group that is on a platform: back to draft goes the platform,
+    and out of the public dataset go the group and, through it, the migration. The feed says
+    so, and replaying it still gives the live dataset."""
+    platform = f.platform()
+    group = f.group(platform=platform)
+    migration = models.Migration.objects.get(slug="wechat-to-telegram-2017")
+    migration.from_group = group
+    migration.save()
+    changes.flush()  # what the write API does after its writes
+    assert api.get("/api/v1/migrations/wechat-to-telegram-2017/").status_code == 200
+    _, start = read_feed(api)
+
+    response = curator_api.patch(
+        f"/api/v1/platforms/{platform.slug}/?reason=x",
+        {"publication_status": "draft"},
+        format="json",
+    )
+    assert response.status_code == 200
+
+    entries, _ = read_feed(api, after=start)
+    gone = {(e["resource"], e["slug"]) for e in entries if e["operation"] == "retracted"}
+    assert gone == {
+        ("platforms", platform.slug),
+        ("groups", group.slug),
+        ("migrations", "wechat-to-telegram-2017"),
+    }
+    assert api.get("/api/v1/migrations/wechat-to-telegram-2017/").status_code == 404
+    assert replay(read_feed(api)[0], {}) == live_dataset(api)

@@ -57,15 +57,32 @@ class RecordQuerySet(models.QuerySet):
 
     def public(self) -> RecordQuerySet:
         """What the public API serves: published records whose related records (by foreign
-        key) are published too, so that nothing unpublished shows through a published one."""
-        queryset = self.published()
-        for field in self.model._meta.concrete_fields:
-            if field.many_to_one and issubclass(field.related_model, Record):
-                visible = Q(**{f"{field.name}__publication_status": PublicationStatus.PUBLISHED})
-                if field.null:
-                    visible |= Q(**{f"{field.name}__isnull": True})
-                queryset = queryset.filter(visible)
-        return queryset
+        key) are public too, so that nothing unpublished shows through a published one: a
+        migration is hidden with its group when the group's platform is a draft. A record
+        that points to its own kind (an organisation's parent, the action an action
+        supersedes) needs that record published, not public in turn."""
+        return self.published().filter(public_relations(self.model))
+
+
+def public_relations(model: type[models.Model]) -> Q:
+    """The condition on a model's foreign keys for its records to be public (built once per
+    model: the subqueries are the same for every request)."""
+    if model not in _PUBLIC_RELATIONS:
+        condition = Q()
+        for field in model._meta.concrete_fields:
+            if not (field.many_to_one and issubclass(field.related_model, Record)):
+                continue
+            targets = field.related_model._default_manager.all()
+            targets = targets.published() if field.related_model is model else targets.public()
+            visible = Q(**{f"{field.name}__in": targets.values("pk")})
+            if field.null:
+                visible |= Q(**{f"{field.name}__isnull": True})
+            condition &= visible
+        _PUBLIC_RELATIONS[model] = condition
+    return _PUBLIC_RELATIONS[model]
+
+
+_PUBLIC_RELATIONS: dict[type[models.Model], Q] = {}
 
 
 class Record(TimeStamped):
