@@ -10,15 +10,46 @@ from __future__ import annotations
 import re
 
 from django.core.paginator import InvalidPage
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import QuerySet, Subquery
+from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+
+from . import cache as api_cache
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 _WHOLE_NUMBER = re.compile(r"^[1-9][0-9]{0,8}$")
 MAX_PAGE = 999_999_999
+
+
+class CachedCountPaginator(DjangoPaginator):
+    """Django's paginator, with the count kept in the cache under the dataset's version and
+    the list's filters (``count_key``): every page of a list shares it, and counting a large
+    table is done once per version."""
+
+    count_key: str | None = None
+
+    def page(self, number):
+        """A page of rows. The page's primary keys are found first, in a subquery that an
+        index can answer alone (see the indexes of Group), and only those rows are read: a
+        deep page then skips index entries, not whole rows."""
+        page = super().page(number)
+        rows = self.object_list
+        if isinstance(rows, QuerySet) and rows.query.values_select and not rows.query.distinct:
+            bottom = (page.number - 1) * self.per_page
+            keys = rows.values("pk")[bottom : bottom + self.per_page]
+            page.object_list = rows.filter(pk__in=Subquery(keys))
+        return page
+
+    @cached_property
+    def count(self) -> int:
+        if self.count_key is None:
+            return DjangoPaginator.count.func(self)
+        return api_cache.get_or_set(self.count_key, lambda: DjangoPaginator.count.func(self))
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -53,9 +84,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
             raise ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
         return int(raw)
 
+    django_paginator_class = CachedCountPaginator
+
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))
+        paginator.count_key = getattr(view, "count_key", None)
         number = self.get_page_number(request, paginator)
         try:
             self.page = paginator.page(number)

@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 
 from django.db import transaction
 from django.db.models import Prefetch, ProtectedError, Q, QuerySet, RestrictedError
-from django.http import Http404, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, parse_etags
 from drf_spectacular.types import OpenApiTypes
@@ -31,9 +32,11 @@ from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
 from cryptogroups.models.base import Record
 
-from . import changes, filters, serializers
+from . import cache as api_cache
+from . import changes, fast, filters, serializers
 from .history import HistoryEntrySerializer, history_entries
 from .permissions import can_hard_delete, can_view_unpublished
+from .renderers import JSONRenderer
 from .schema import retrieve_schema, slug_parameter, write_schema
 from .writes import write_serializer
 
@@ -55,6 +58,8 @@ class Conflict(APIException):
     default_detail = "The record is still referred to by other records."
     default_code = "conflict"
 
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 #: The longest change reason the history keeps.
 MAX_REASON = 100
@@ -185,20 +190,101 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
     # to exist (a 304 for a bad request or a missing record would be a lie), but before the
     # body is built, which is the costly part.
 
+    # Representations are built from rows (api.fast), which gives what the serializer gives,
+    # at a fraction of the cost. URLs with a format suffix (/groups.json) embed the suffix in
+    # every link; those rare requests take the serializer.
+
     def list(self, request, *args, **kwargs):
+        if cached := self.cached(request, "list"):
+            return cached
         queryset = self.filter_queryset(self.get_queryset())
         self.check_page_parameters(request)
         if unchanged := self.unchanged(request):
             return unchanged
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        self.count_key = api_cache.key("count", self.dataset_version, *self.count_parts(request))
+        if self.format_kwarg:
+            page = self.paginate_queryset(queryset)
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        plan = self.plan()
+
+        def build() -> dict:
+            page = self.paginate_queryset(plan.rows(queryset))
+            return self.get_paginated_response(plan.represent(page, request)).data
+
+        return self.respond(request, "list", build)
 
     def retrieve(self, request, *args, **kwargs):
+        if cached := self.cached(request, "detail"):
+            return cached
         if not self.get_queryset().filter(slug=kwargs["slug"]).exists():
             raise Http404
         if unchanged := self.unchanged(request):
             return unchanged
-        return Response(self.get_serializer(self.get_object()).data)
+        if self.format_kwarg:
+            return Response(self.get_serializer(self.get_object()).data)
+        plan = self.plan()
+
+        def build() -> dict:
+            rows = plan.rows(self.get_queryset().filter(slug=kwargs["slug"]))
+            return plan.represent(rows, request)[0]
+
+        return self.respond(request, "detail", build)
+
+    # Public JSON reads are cached under the dataset's version (api.cache). Only a response
+    # that was built is stored, so a request found in the cache was valid for this version:
+    # its parameters and its record need no second check, and the answer costs one query.
+
+    def cache_key(self, request, kind: str) -> str | None:
+        """The response's key in the cache; None when it is not cached: curators' views,
+        and media types other than JSON (the browsable API)."""
+        if not (
+            api_cache.enabled()
+            and isinstance(request.accepted_renderer, JSONRenderer)
+            and "publication_status" not in request.query_params
+            and not self.format_kwarg
+        ):
+            return None
+        return api_cache.key(
+            kind, self.dataset_version, request.build_absolute_uri(), request.accepted_media_type
+        )
+
+    def cached(self, request, kind: str) -> HttpResponseBase | None:
+        cache_key = self.cache_key(request, kind)
+        body = api_cache.get(cache_key) if cache_key else None
+        if body is None:
+            return None
+        if unchanged := self.unchanged(request):
+            return unchanged
+        return HttpResponse(body, content_type=request.accepted_renderer.media_type)
+
+    def respond(self, request, kind: str, build) -> HttpResponseBase:
+        """Build the response of a read, and store it in the cache if it is cacheable."""
+        cache_key = self.cache_key(request, kind)
+        if cache_key is None:
+            return Response(build())
+        renderer = request.accepted_renderer
+        body = renderer.render(build(), request.accepted_media_type, self.get_renderer_context())
+        api_cache.set(cache_key, body)
+        return HttpResponse(body, content_type=renderer.media_type)
+
+    def count_parts(self, request) -> list[str]:
+        """What a list's count depends on: the path and the filters, not the page, its size or
+        the order."""
+        ignored = {"page", "page_size", "ordering", "format"}
+        filters_given = sorted(
+            (name, value)
+            for name, values in request.query_params.lists()
+            if name not in ignored
+            for value in values
+        )
+        return [request.path, repr(filters_given)]
+
+    @classmethod
+    def plan(cls) -> fast.Plan:
+        """The resource's representation compiled from its read serializer (once per class)."""
+        if "_plan" not in cls.__dict__:
+            cls._plan = fast.Plan(cls.serializer_class, cls.queryset)
+        return cls._plan
 
     def check_page_parameters(self, request) -> None:
         self.paginator.get_page_size(request)
@@ -208,10 +294,10 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
         response = super().finalize_response(request, response, *args, **kwargs)
         self.validators(request, response)
         version = self.dataset_version
-        if version and request.method in ("POST", "PUT", "PATCH") and response.status_code < 300:
+        if version and request.method in WRITES and response.status_code < 300:
             # The tag a GET of the record would now carry, for the next If-Match.
             self.dataset_version = models.DatasetVersion.current()
-            response.headers["ETag"] = self.etag(request, path=response.get("Location"))
+            response.headers["ETag"] = self.etag(request, path=self.detail_path or request.path)
         if "publication_status" in request.query_params or request.method not in (
             "GET",
             "HEAD",
@@ -229,9 +315,8 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
             serializer.is_valid(raise_exception=True)
             record = serializer.save(reason=reason)
             changes.flush()
-        location = self.reverse_detail(record)
         response = Response(self.represent(record), status=status.HTTP_201_CREATED)
-        response["Location"] = location
+        response["Location"] = self.location(record)
         return response
 
     def update(self, request, *args, partial: bool = False, **kwargs):
@@ -245,7 +330,7 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
             record = serializer.save(reason=reason)
             changes.flush()
         response = Response(self.represent(record))
-        response["Location"] = self.reverse_detail(record)
+        response["Location"] = self.location(record)
         return response
 
     def destroy(self, request, *args, **kwargs):
@@ -332,10 +417,17 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
         fresh = self.queryset.all().get(pk=record.pk)
         return self.serializer_class(fresh, context=self.get_serializer_context()).data
 
-    def reverse_detail(self, record) -> str:
-        from django.urls import reverse
+    #: The record's path after a write, for the ETag of the response.
+    detail_path: str | None = None
 
-        return reverse(f"{self.basename}-detail", kwargs={"slug": record.slug})
+    def location(self, record) -> str:
+        """Where the record is read; a record that is not published is read by curators, who
+        ask for its status."""
+        self.detail_path = reverse(f"{self.basename}-detail", kwargs={"slug": record.slug})
+        status_ = getattr(record, "publication_status", PUBLISHED)
+        if status_ != PUBLISHED:
+            return f"{self.detail_path}?{urlencode({'publication_status': status_})}"
+        return self.detail_path
 
     @extend_schema(
         operation_id=None,
@@ -493,7 +585,9 @@ class GroupViewSet(RecordViewSet):
         models.Group.objects.select_related("platform").prefetch_related(
             Prefetch(
                 "exchange_links",
-                queryset=models.GroupExchange.objects.filter(exchange__publication_status=PUBLISHED)
+                queryset=models.GroupExchange.objects.filter(
+                    exchange__in=models.Exchange.objects.public()
+                )
                 .select_related("exchange")
                 .order_by("exchange__name", "exchange__slug"),
             )
@@ -529,14 +623,14 @@ class RegulatoryActionViewSet(RecordViewSet):
             Prefetch(
                 "issuer_links",
                 queryset=models.ActionIssuer.objects.filter(
-                    organization__publication_status=PUBLISHED
+                    organization__in=models.Organization.objects.public()
                 ).select_related("organization"),
             ),
             Prefetch(
                 "targets",
                 queryset=models.ActionTarget.objects.filter(
-                    Q(exchange__isnull=True) | Q(exchange__publication_status=PUBLISHED),
-                    Q(platform__isnull=True) | Q(platform__publication_status=PUBLISHED),
+                    Q(exchange__isnull=True) | Q(exchange__in=models.Exchange.objects.public()),
+                    Q(platform__isnull=True) | Q(platform__in=models.Platform.objects.public()),
                 ).select_related("exchange", "platform"),
             ),
             Prefetch(

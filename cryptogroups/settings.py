@@ -8,6 +8,9 @@ Variables (see README.md, "Configuration"):
 - ``DEBUG``: ``1``/``true`` to enable. Off by default.
 - ``ALLOWED_HOSTS``: comma-separated host names. Default: the loopback names.
 - ``CONN_MAX_AGE``: seconds a database connection is kept open between requests (default 60).
+- ``REDIS_URL``: the cache shared by app servers (default: each process's memory).
+- ``API_CACHE_SECONDS``: how long a public response stays cached (default 3600; 0: off).
+- ``TOKEN_TTL_DAYS``: lifetime of a curator's API token (default 90).
 """
 
 from __future__ import annotations
@@ -108,6 +111,30 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+#: Public responses and list counts are cached under the dataset's version (api/cache.py), in
+#: Redis when REDIS_URL is set (shared by every app server), in each process's memory
+#: otherwise. API_CACHE_SECONDS=0 turns that cache off.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "cryptogroups",
+            # A cache server that stops answering must not hold requests up.
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "cryptogroups",
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        }
+    }
+API_CACHE_SECONDS = int(os.environ.get("API_CACHE_SECONDS", "3600"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -125,7 +152,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "api.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

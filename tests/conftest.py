@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core import signals
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -20,6 +21,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """Load the curated dataset once; each test runs in a transaction rolled back after it."""
     with django_db_blocker.unblock():
         call_command("load_dataset", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: versions of the dataset repeat across tests, whose
+    transactions are rolled back, which never happens to a real database."""
+    cache.clear()
 
 
 @pytest.fixture

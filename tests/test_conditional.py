@@ -4,6 +4,7 @@ copy is current gets a 304 without the body being built."""
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 
 from cryptogroups import models
 from tests import factories as f
@@ -71,11 +72,20 @@ def test_the_etag_depends_on_the_url_and_the_media_type(api):
     assert len(tags) == 3
 
 
+@override_settings(API_CACHE_SECONDS=0)
 def test_a_304_does_not_build_the_body(api, django_assert_num_queries):
     path = "/api/v1/regulatory-actions/cn-2017-ico-ban/"
     etag = api.get(path)["ETag"]
-    # The dataset version and the record's existence; none of the prefetches.
+    # The dataset version and the record's existence; none of the embedded lists.
     with django_assert_num_queries(2):
+        assert api.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
+def test_a_304_for_a_cached_response_costs_one_query(api, django_assert_num_queries):
+    path = "/api/v1/regulatory-actions/cn-2017-ico-ban/"
+    etag = api.get(path)["ETag"]
+    # The dataset version only: a response in the cache was valid for it.
+    with django_assert_num_queries(1):
         assert api.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
 
 

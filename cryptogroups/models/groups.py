@@ -74,6 +74,21 @@ class Group(Record):
 
     class Meta:
         ordering = ["name", "slug"]
+        # The list's order, alone and within a platform. On PostgreSQL they also carry what
+        # the public filter reads, so that a page's ids come from the index alone, however
+        # deep the page (other databases leave the included columns out).
+        indexes = [
+            models.Index(
+                fields=["name", "slug"],
+                include=["id", "publication_status", "platform"],
+                name="group_order",
+            ),
+            models.Index(
+                fields=["platform", "name", "slug"],
+                include=["id", "publication_status"],
+                name="group_platform_order",
+            ),
+        ]
         constraints = [
             *Record.Meta.constraints,
             choice_constraint("group_type", GroupType),

@@ -1,0 +1,65 @@
+"""A cache of public responses and list counts that stays right across any number of app
+servers: every key holds the dataset's version (its counter and the time it last moved), read
+from the database on each request, so a change anywhere makes every older entry unreachable.
+Nothing is ever invalidated by hand, and an entry can only be served for the version it was
+made for.
+
+The cache is Django's: Redis when ``REDIS_URL`` is set (shared by all app servers), memory of
+the process otherwise. When the cache server fails, requests are answered from the database,
+as if the entry were missing; the failure is logged, and the request does not wait long
+(short socket timeouts in the settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+
+def version_key(version) -> str:
+    return f"{version.counter}.{int(version.changed_at.timestamp() * 1_000_000)}"
+
+
+def key(kind: str, version, *parts: str) -> str:
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return f"api:{kind}:{version_key(version)}:{digest}"
+
+
+def enabled() -> bool:
+    return settings.API_CACHE_SECONDS > 0
+
+
+def get(cache_key: str) -> Any:
+    """The cached value, or None when there is none (or the cache does not answer)."""
+    if not enabled():
+        return None
+    try:
+        return cache.get(cache_key)
+    except Exception:
+        logger.warning("Cache unavailable; answering from the database.", exc_info=True)
+        return None
+
+
+def set(cache_key: str, value: Any) -> None:
+    if not enabled():
+        return
+    try:
+        cache.set(cache_key, value, settings.API_CACHE_SECONDS)
+    except Exception:
+        logger.warning("Cache unavailable; the response was not stored.", exc_info=True)
+
+
+def get_or_set(cache_key: str, build: Callable[[], Any]) -> Any:
+    """The cached value, or ``build()``'s, stored for next time."""
+    value = get(cache_key)
+    if value is None:
+        value = build()
+        set(cache_key, value)
+    return value
