@@ -41,15 +41,29 @@ class CachedCountPaginator(DjangoPaginator):
         rows = self.object_list
         if isinstance(rows, QuerySet) and rows.query.values_select and not rows.query.distinct:
             bottom = (page.number - 1) * self.per_page
-            keys = rows.values("pk")[bottom : bottom + self.per_page]
+            keys = self.keys.values("pk")[bottom : bottom + self.per_page]
             page.object_list = rows.filter(pk__in=Subquery(keys))
         return page
 
+    @property
+    def keys(self) -> QuerySet:
+        """The records in order, without the joins the page's columns need: those would keep
+        the database from answering from an index alone."""
+        return self.records if self.records is not None else self.object_list
+
+    #: The filtered, ordered records the rows are read from (set by the view), if known.
+    records: QuerySet | None = None
+
     @cached_property
     def count(self) -> int:
+        def count() -> int:
+            if self.records is None:
+                return DjangoPaginator.count.func(self)
+            return self.records.count()
+
         if self.count_key is None:
-            return DjangoPaginator.count.func(self)
-        return api_cache.get_or_set(self.count_key, lambda: DjangoPaginator.count.func(self))
+            return count()
+        return api_cache.get_or_set(self.count_key, count)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -90,6 +104,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         self.request = request
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))
         paginator.count_key = getattr(view, "count_key", None)
+        paginator.records = getattr(view, "records", None)
         number = self.get_page_number(request, paginator)
         try:
             self.page = paginator.page(number)

@@ -206,6 +206,7 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
         plan = self.plan()
+        self.records = queryset
 
         def build() -> dict:
             page = self.paginate_queryset(plan.rows(queryset))
