@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup data test lint check schema schema-release sdk sdk-python sdk-typescript fuzz clean
+.PHONY: run setup data test lint check schema schema-release sdk sdk-python sdk-typescript fuzz clean bench bench-smoke
 
 ## run: install, migrate, load the curated dataset and serve it at http://$(HOST):$(PORT)/
 run: data
@@ -67,3 +67,19 @@ fuzz: setup
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles build .pytest_cache .ruff_cache .hypothesis \
 		sdk/typescript/node_modules sdk/typescript/generated
+
+# wrk drives the load of the benchmarks; Debian packages it.
+WRK_INSTALL = command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+## bench: the API against its floor under load (bench/run.py, docs/performance.md), on the
+## database DATABASE_URL names: PostgreSQL with the synthetic dataset for real figures
+## (manage.py generate_synthetic --groups 1000000). BENCH_ARGS: e.g. --duration 10 --rounds 3
+bench: setup
+	$(WRK_INSTALL)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## bench-smoke: one short round that checks the floor's bytes and that the harness runs (CI)
+bench-smoke: setup
+	$(WRK_INSTALL)
+	$(BIN)/python -m bench.run --smoke

@@ -1,0 +1,1 @@
+"""Benchmarks of the API against a hand-written floor (see docs/performance.md)."""
