@@ -696,7 +696,7 @@ class ChangesView(ConditionalMixin, APIView):
             ),
             OpenApiParameter(
                 "page_size",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": MAX_FEED_PAGE},
                 description=f"Entries per page, from 1 to {MAX_FEED_PAGE} (default "
                 f"{DEFAULT_FEED_PAGE}).",
             ),

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.urls import resolve
 
+from api import views
+
 pytestmark = pytest.mark.django_db
 
 
@@ -90,3 +92,14 @@ def test_every_object_component_is_described(schema):
         and not component.get("description")
     ]
     assert undescribed == []
+
+
+def test_the_changes_feed_documents_exactly_the_parameters_it_accepts(schema):
+    operation = schema["paths"]["/api/v1/changes/"]["get"]
+    query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert set(query) == set(views.ChangesView.allowed_parameters) - {"format"}
+    assert (query["page_size"]["minimum"], query["page_size"]["maximum"]) == (
+        1,
+        views.MAX_FEED_PAGE,
+    )
+    assert query["after"]["pattern"] == r"^[A-Za-z0-9_-]{16}$"
