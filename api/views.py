@@ -123,6 +123,9 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
     #: The write shape (see api.writes), made from the read serializer.
     write_serializer_class: type
 
+    #: The publication statuses the request reads (see requested_statuses).
+    statuses: set[str] | frozenset[str] = frozenset({PUBLISHED})
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "serializer_class" in cls.__dict__:
@@ -149,7 +152,7 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
         queryset = super().get_queryset()
         if not self.has_workflow or self.action in ("update", "partial_update", "destroy"):
             return queryset
-        statuses = self.requested_statuses()
+        statuses = self.statuses
         if statuses == {PUBLISHED}:
             return queryset.public()
         return queryset.filter(publication_status__in=statuses)
@@ -182,8 +185,10 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.check_query_parameters(request)
+        # Checked once, before anything else is read; get_queryset() uses the answer.
+        self.statuses = {PUBLISHED}
         if self.action in ("list", "retrieve", "history"):
-            self.requested_statuses()
+            self.statuses = self.requested_statuses()
         self.dataset_version = models.DatasetVersion.current()
 
     # Conditional requests are answered once the request is known to be valid and the record
