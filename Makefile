@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup data test lint check schema schema-release sdk sdk-python sdk-typescript fuzz clean bench bench-smoke
+.PHONY: run setup data test lint check secrets audit schema schema-release sdk sdk-python sdk-typescript fuzz clean bench bench-smoke load
 
 ## run: install, migrate, load the curated dataset and serve it at http://$(HOST):$(PORT)/
 run: data
@@ -39,6 +39,15 @@ check: setup
 	DEBUG=1 $(BIN)/python manage.py check
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+## secrets: fail if a tracked file holds something that looks like a credential (detect-secrets;
+## a false positive is marked in place with a `pragma: allowlist secret` comment)
+secrets: setup
+	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
+
+## audit: fail on a known vulnerability in the installed dependencies, or on one not audited
+audit: setup
+	$(BIN)/pip-audit --strict --progress-spinner off
 
 ## schema: write the OpenAPI schema to schema/openapi.yaml (committed; a test checks it)
 schema: setup

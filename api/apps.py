@@ -8,6 +8,10 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from .changes import connect_signals
+        from .throttling import check_rates
 
         connect_signals()
+        checks.register(check_rates)

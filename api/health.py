@@ -1,40 +1,101 @@
-"""Health and JSON fallbacks that live outside the DRF viewsets."""
+"""Probes, and the JSON answers of errors met outside the DRF views.
+
+- ``/healthz`` (liveness): the process answers. It reads nothing, so a database outage does
+  not make an orchestrator restart app servers that will recover by themselves.
+- ``/readyz`` (readiness): the database and the cache answer; 503 naming what does not. A load
+  balancer sends traffic only to ready servers.
+"""
 
 from __future__ import annotations
 
-from django.db import DatabaseError, connection
+import logging
+import sys
+import uuid
+
+from django.core.cache import cache
+from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from api.exceptions import OUTAGE_ERRORS, RETRY_AFTER
+from api.middleware import error_response
 
+logger = logging.getLogger(__name__)
+
+
+@never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the app and its database answer, 503 when the database does not."""
+    """200 while the process can answer at all."""
+    return JsonResponse({"status": "ok"})
+
+
+def database_ready(alias: str) -> bool:
     try:
-        with connection.cursor() as cursor:
+        with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except DatabaseError:
-        return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    except DatabaseError as error:
+        logger.warning("Readiness: database %r unavailable: %s", alias, error)
+        return False
+    return True
+
+
+def cache_ready() -> bool:
+    probe = uuid.uuid4().hex
+    try:
+        cache.set("readyz", probe, timeout=10)
+        return cache.get("readyz") is not None
+    except Exception as error:
+        logger.warning("Readiness: cache unavailable: %s", error)
+        return False
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """200 when every database and the cache answer, 503 otherwise."""
+    checks = {
+        ("database" if alias == "default" else f"database_{alias}"): database_ready(alias)
+        for alias in connections
+    }
+    checks["cache"] = cache_ready()
+    ready = all(checks.values())
+    response = JsonResponse(
+        {
+            "status": "ok" if ready else "unavailable",
+            **{name: "ok" if ok else "unavailable" for name, ok in checks.items()},
+        },
+        status=200 if ready else 503,
+    )
+    if not ready:
+        response["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """A JSON 404 in the API's error shape, for paths that match no route."""
-    return JsonResponse(
-        {
-            "type": "client_error",
-            "errors": [{"code": "not_found", "detail": "No such path.", "attr": None}],
-        },
-        status=404,
-    )
+    return error_response(404, "not_found", "No such path.")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(400, "bad_request", "The request is malformed.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(403, "permission_denied", "You may not do this.")
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {
-            "type": "server_error",
-            "errors": [{"code": "error", "detail": "A server error occurred.", "attr": None}],
-        },
-        status=500,
-    )
+    """A JSON 500; a JSON 503 with ``Retry-After`` when the cause is a database outage."""
+    if isinstance(sys.exc_info()[1], OUTAGE_ERRORS):
+        response = error_response(
+            503,
+            "service_unavailable",
+            "The database is unavailable. Retry after the time in Retry-After.",
+            kind="server_error",
+        )
+        response["Retry-After"] = str(RETRY_AFTER)
+        return response
+    return error_response(500, "error", "A server error occurred.", kind="server_error")

@@ -9,7 +9,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.formatter import VALIDATION_ERROR
 from drf_standardized_errors.formatter import ExceptionFormatter as BaseExceptionFormatter
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
+from drf_standardized_errors.openapi_serializers import (
+    ClientErrorEnum,
+    ServerErrorEnum,
+    ValidationErrorEnum,
+)
 from drf_standardized_errors.types import ErrorType
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
@@ -41,10 +45,21 @@ class ValidationErrorResponseSerializer(serializers.Serializer):
 
 
 class ClientErrorResponseSerializer(serializers.Serializer):
-    """Any other 4xx (401, 403, 404, 405, 406, 429): the request cannot be answered as asked."""
+    """Any other 4xx (401, 403, 404, 405, 406, 413, 415, 429): the request cannot be answered
+    as asked. A 429 comes with Retry-After, the seconds until the client's budget renews."""
 
     type = serializers.ChoiceField(
         choices=ClientErrorEnum.choices, help_text="Always client_error."
+    )
+    errors = ErrorSerializer(many=True, help_text="The problem, as one entry.")
+
+
+class ServerErrorResponseSerializer(serializers.Serializer):
+    """A 503: the service is briefly unavailable (its database is unreachable). Retry after
+    the seconds given in Retry-After; nothing was changed."""
+
+    type = serializers.ChoiceField(
+        choices=ServerErrorEnum.choices, help_text="Always server_error."
     )
     errors = ErrorSerializer(many=True, help_text="The problem, as one entry.")
 
@@ -55,6 +70,12 @@ class AutoSchema(StandardizedErrorsAutoSchema):
 
     def _should_add_validation_error_response(self) -> bool:
         return True
+
+    def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
+        # A body too large (413) is possible only where a body is read.
+        if status_code == "413" and self.method not in ("POST", "PUT", "PATCH"):
+            return False
+        return super()._should_add_error_response(responses, status_code)
 
 
 #: The description of the ``{slug}`` path parameter of every detail operation.
@@ -280,6 +301,41 @@ def postprocess_conditional_requests(result: dict, generator, request, public) -
                 "application/json": {"schema": {"$ref": "#/components/schemas/ClientErrorResponse"}}
             },
         }
+    return result
+
+
+def integer_header(description: str) -> dict:
+    return {"schema": {"type": "integer", "minimum": 0}, "description": description}
+
+
+#: What every throttled response says of the client's budget (api.throttling).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": integer_header("Requests allowed in the current window."),
+    "RateLimit-Remaining": integer_header("Requests left in the current window."),
+    "RateLimit-Reset": integer_header("Seconds until the current window ends."),
+    "RateLimit-Policy": {
+        "schema": {"type": "string"},
+        "description": 'The limit, its window in seconds and its name: `120;w=60;name="anon"`.',
+    },
+}
+RETRY_AFTER_HEADER = {
+    "Retry-After": integer_header("Seconds to wait before retrying."),
+}
+
+
+def postprocess_rate_limits(result: dict, generator, request, public) -> dict:
+    """Document the rate-limit headers of every response of a throttled operation, and
+    Retry-After on its 429 and 503."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if "429" not in responses:
+                continue
+            for code, response in responses.items():
+                headers = response.setdefault("headers", {})
+                headers.update(copy.deepcopy(RATE_LIMIT_HEADERS))
+                if code in ("429", "503"):
+                    headers.update(copy.deepcopy(RETRY_AFTER_HEADER))
     return result
 
 

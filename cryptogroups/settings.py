@@ -11,6 +11,16 @@ Variables (see README.md, "Configuration"):
 - ``REDIS_URL``: the cache shared by app servers (default: each process's memory).
 - ``API_CACHE_SECONDS``: how long a public response stays cached (default 3600; 0: off).
 - ``TOKEN_TTL_DAYS``: lifetime of a curator's API token (default 90).
+- ``DATABASE_REPLICA_URL``: a streaming replica of the database; anonymous reads go there.
+- ``DATABASE_CONNECT_TIMEOUT`` and ``DATABASE_STATEMENT_TIMEOUT``: seconds (PostgreSQL).
+- ``HTTPS``: on behind TLS in production: HSTS, secure cookies, redirects to https.
+- ``SECURE_PROXY_SSL_HEADER``: on when a proxy that terminates TLS sets X-Forwarded-Proto.
+- ``NUM_PROXIES``: proxies in front of the app that append to X-Forwarded-For (default 0).
+- ``CSRF_TRUSTED_ORIGINS``: comma-separated origins allowed to post forms (the admin).
+- ``THROTTLE_ANON_RATE`` / ``THROTTLE_USER_RATE``: requests per client, as ``N/period``
+  (second, minute, hour or day), or ``off``.
+- ``MAX_REQUEST_BYTES``: the largest request body accepted (default 1 MiB).
+- ``LOG_LEVEL`` and ``LOG_FORMAT`` (``json``, the default, or ``text``).
 """
 
 from __future__ import annotations
@@ -60,6 +70,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
+    "django_guid",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -73,6 +85,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, API docs) are served before anything else runs.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A request id: the client's X-Request-ID when it is a UUID, else a new one; it is in every
+    # log line of the request and returned in the response's X-Request-ID.
+    "django_guid.middleware.guid_middleware",
+    "api.middleware.access_log",
+    "api.middleware.limit_request_body",
+    "api.middleware.api_headers",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,13 +122,35 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "cryptogroups.wsgi.application"
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+
+def database(url: str) -> dict:
+    """A database from its URL. Connections persist between requests and are checked before
+    reuse, so that the app reconnects by itself after the server restarts. On PostgreSQL a
+    connection attempt and a statement are bounded in time: a database that hangs gives a 503
+    (api.exceptions), not a worker stuck for good."""
+    config = dj_database_url.parse(
+        url, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")), conn_health_checks=True
     )
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")))
+        statement_timeout = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "30"))
+        options.setdefault("options", f"-c statement_timeout={statement_timeout * 1000}")
+    return config
+
+
+DATABASES = {
+    "default": database(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
+
+#: A read replica (PostgreSQL streaming replication): anonymous reads go to it, writes and
+#: every request that carries credentials go to the primary (cryptogroups.routers). In tests
+#: the replica mirrors the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {**database(DATABASE_REPLICA_URL), "TEST": {"MIRROR": "default"}}
+    DATABASE_ROUTERS = ["cryptogroups.routers.ReplicaRouter"]
+    MIDDLEWARE.append("cryptogroups.routers.route_requests")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -148,7 +191,70 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+#: In production static files are collected (``manage.py collectstatic``), compressed and
+#: named by their content, and served by WhiteNoise with far-future cache headers; with DEBUG
+#: on they are served from the apps' folders as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+#: The largest request body read (the API's writes are a few kilobytes); a larger one is a 413
+#: before it is read (api.middleware.limit_request_body).
+MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+
+# Security headers. HTTPS=1 in production, where TLS is terminated by the app's proxy or load
+# balancer (see docs/deployment.md): `manage.py check --deploy` is then clean.
+HTTPS = env_bool("HTTPS")
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if env_bool("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+#: Browsers on any origin may read the API (it is open data); they may not write through it,
+#: and no credentials are sent cross-origin. Curators write from their own tools or the admin.
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_URLS_REGEX = r"^/api/(v1|schema)/.*$"
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "if-none-match", "if-modified-since", "x-request-id"]
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = [
+    "etag",
+    "last-modified",
+    "location",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+    "x-request-id",
+]
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": False,
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
@@ -170,6 +276,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+    # Every API client is rate limited (api.throttling): anonymous clients by address,
+    # authenticated ones by account. The limits are published in the README.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AnonThrottle", "api.throttling.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("THROTTLE_ANON_RATE", "120/minute"),
+        "user": os.environ.get("THROTTLE_USER_RATE", "1200/minute"),
+    },
+    # The client's address is the peer's unless proxies are declared: X-Forwarded-For is
+    # otherwise the client's to forge.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
 }
 
 #: Curators' API tokens (django-rest-knox): stored as SHA-512 digests, shown once when issued.
@@ -183,14 +299,27 @@ REST_KNOX = {
 #: Error responses are documented on an operation only where they can occur: 401 and 403 where
 #: it authenticates or checks permissions, 429 where it is throttled. All share one shape.
 DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "api.exceptions.ExceptionHandler",
     "EXCEPTION_FORMATTER_CLASS": "api.schema.ExceptionFormatter",
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "429"],
+    "ALLOWED_ERROR_STATUS_CODES": [
+        "400",
+        "401",
+        "403",
+        "404",
+        "405",
+        "406",
+        "413",
+        "415",
+        "429",
+        "503",
+    ],
     "ERROR_SCHEMAS": {
         "400": "api.schema.ValidationErrorResponseSerializer",
         **dict.fromkeys(
-            ["401", "403", "404", "405", "406", "415", "429"],
+            ["401", "403", "404", "405", "406", "413", "415", "429"],
             "api.schema.ClientErrorResponseSerializer",
         ),
+        "503": "api.schema.ServerErrorResponseSerializer",
     },
 }
 
@@ -250,12 +379,44 @@ SPECTACULAR_SETTINGS = {
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
         "api.schema.postprocess_parameters",
         "api.schema.postprocess_conditional_requests",
+        "api.schema.postprocess_rate_limits",
     ],
 }
 
+#: Logs go to stderr, one JSON object per line (LOG_FORMAT=text for people reading a
+#: terminal), each with the request id of the request that wrote it.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(levelname)s %(name)s %(message)s %(correlation_id)s",
+            "timestamp": "time",
+            "rename_fields": {
+                "levelname": "level",
+                "name": "logger",
+                "correlation_id": "request_id",
+            },
+        },
+        "text": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Each request is logged once, by api.middleware.access_log.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        "django_guid": {"level": "WARNING"},
+    },
 }

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api.health import healthz
+from api.health import healthz, readyz
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
@@ -12,8 +12,11 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "api.health.bad_request"
+handler403 = "api.health.permission_denied"
 handler404 = "api.health.not_found"
 handler500 = "api.health.server_error"

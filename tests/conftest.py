@@ -16,6 +16,13 @@ from cryptogroups import models
 from cryptogroups.roles import CURATORS_GROUP, ensure_curators_group
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files():
+    """Static files collected as a deployment collects them (tests/environment.py picks the
+    folder): pages with DEBUG off name them by their hashed, compressed copies."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load the curated dataset once; each test runs in a transaction rolled back after it."""

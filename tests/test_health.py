@@ -1,3 +1,5 @@
+"""Probes: liveness reads nothing; readiness checks the database and the cache."""
+
 from __future__ import annotations
 
 import os
@@ -6,27 +8,68 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 
-@pytest.mark.django_db
-def test_health_reports_the_database(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
-
-
-@pytest.mark.django_db
-def test_health_is_503_when_the_database_fails(client, monkeypatch):
+@pytest.fixture
+def broken_database(monkeypatch):
     def broken_cursor(*args, **kwargs):
         raise DatabaseError("down")
 
-    from django.db import connection
-
     monkeypatch.setattr(connection, "cursor", broken_cursor)
+
+
+@pytest.fixture
+def broken_cache(monkeypatch):
+    from django.core.cache import cache
+
+    def unavailable(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "set", unavailable)
+    monkeypatch.setattr(cache, "get", unavailable)
+
+
+@pytest.mark.django_db
+def test_liveness_answers(client):
     response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_liveness_does_not_depend_on_the_database(client, broken_database):
+    # An app server that cannot reach its database is not restarted: it recovers by itself.
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_readiness_reports_the_database_and_the_cache(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+@pytest.mark.django_db
+def test_readiness_is_503_when_the_database_fails(client, broken_database):
+    response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["database"] == "unavailable"
+    assert response.json() == {"status": "unavailable", "database": "unavailable", "cache": "ok"}
+    assert response["Retry-After"] == "5"
+
+
+@pytest.mark.django_db
+def test_readiness_is_503_when_the_cache_fails(client, broken_cache):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "cache": "unavailable"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_take_only_get(client, path):
+    assert client.post(path).status_code == 405
 
 
 def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off():

@@ -1,0 +1,104 @@
+"""Middleware of the production stack (see MIDDLEWARE in the settings)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import empty
+
+from api.throttling import Standing
+
+access_logger = logging.getLogger("cryptogroups.access")
+
+
+def error_response(status: int, code: str, detail: str, kind: str = "client_error"):
+    """A response in the API's error shape, for errors met outside DRF's views."""
+    return JsonResponse(
+        {"type": kind, "errors": [{"code": code, "detail": detail, "attr": None}]}, status=status
+    )
+
+
+def access_log(get_response):
+    """One log line per request: method, path, status, duration, client and user. With the
+    JSON format each field is a key, and the request id is added by the log filter."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = get_response(request)
+        access_logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "remote_addr": request.META.get("REMOTE_ADDR"),
+                "user": authenticated_username(request),
+            },
+        )
+        return response
+
+    return middleware
+
+
+def authenticated_username(request: HttpRequest) -> str | None:
+    """The user the request was authenticated as, if the request looked (no query is made
+    for the log: the database may be the reason the request failed)."""
+    user = request.__dict__.get("user")
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return None
+    return user.get_username() if user.is_authenticated else None
+
+
+def limit_request_body(get_response):
+    """A body longer than ``MAX_REQUEST_BYTES`` is refused with a 413 before it is read.
+    (DRF's parsers read the stream directly, past Django's own upload limit.) A body is
+    never read beyond its declared ``Content-Length``."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(declared)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return error_response(400, "invalid", "Content-Length must be a number of bytes.")
+        if length > settings.MAX_REQUEST_BYTES:
+            return error_response(
+                413,
+                "request_too_large",
+                f"The body has {length} bytes; at most {settings.MAX_REQUEST_BYTES} are read.",
+            )
+        return get_response(request)
+
+    return middleware
+
+
+def api_headers(get_response):
+    """Headers of the API's responses: the client's rate-limit standing (api.throttling),
+    and, on JSON, a content security policy that lets the body run nothing and be framed
+    nowhere."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        standing: Standing | None = getattr(request, "ratelimit", None)
+        if standing is not None:
+            response.headers["RateLimit-Limit"] = str(standing.rate.limit)
+            response.headers["RateLimit-Remaining"] = str(standing.remaining)
+            response.headers["RateLimit-Reset"] = str(standing.reset)
+            response.headers["RateLimit-Policy"] = (
+                f'{standing.rate.limit};w={standing.rate.window};name="{standing.scope}"'
+            )
+        if response.get("Content-Type", "").startswith("application/json"):
+            response.headers.setdefault(
+                "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+            )
+        return response
+
+    return middleware

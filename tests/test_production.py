@@ -1,0 +1,241 @@
+"""The production configuration: deploy checks, security headers, CORS, static files, request
+ids in JSON logs, the request-size limit and database outages answered as JSON 503s."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import subprocess
+import sys
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError, connection
+from django.test import Client, override_settings
+
+from cryptogroups import models
+
+GROUPS = "/api/v1/groups/"
+
+#: The production environment documented in docs/deployment.md, reduced to what the deploy
+#: checks read.
+PRODUCTION = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "api.example.org",
+    "HTTPS": "1",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "HTTPS"}}
+    environment["DJANGO_SETTINGS_MODULE"] = "cryptogroups.settings"
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_deploy_checks_are_clean_in_the_documented_production_environment():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_deploy_checks_fail_without_https():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **{**PRODUCTION, "HTTPS": "0"})
+    assert result.returncode != 0
+    for check in ["security.W004", "security.W008", "security.W012", "security.W016"]:
+        assert check in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    printed = "from django.conf import settings; print(settings.DEBUG)"
+    result = manage("shell", "-c", printed, SECRET_KEY="x" * 50)
+    assert result.stdout.splitlines()[-1] == "False", result.stderr
+    result = manage("shell", "-c", printed, DEBUG="1")
+    assert result.stdout.splitlines()[-1] == "True", result.stderr
+
+
+@pytest.mark.django_db
+def test_api_responses_carry_the_security_headers(client):
+    response = client.get(GROUPS)
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+@pytest.mark.django_db
+def test_https_mode_redirects_and_sends_hsts():
+    with override_settings(
+        SECURE_SSL_REDIRECT=True, SECURE_HSTS_SECONDS=31536000, SECURE_HSTS_INCLUDE_SUBDOMAINS=True
+    ):
+        client = Client()
+        redirect = client.get(GROUPS)
+        secure = client.get(GROUPS, secure=True)
+        probe = client.get("/healthz")
+    assert redirect.status_code == 301
+    assert redirect["Location"] == f"https://testserver{GROUPS}"
+    assert secure.status_code == 200
+    assert secure["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    # Load balancers probe over plain HTTP.
+    assert probe.status_code == 200
+
+
+@pytest.mark.django_db
+def test_browsers_on_any_origin_may_read_the_api(client):
+    response = client.get(GROUPS, HTTP_ORIGIN="https://example.com")
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    exposed = {h.strip() for h in response["Access-Control-Expose-Headers"].split(",")}
+    assert {"etag", "ratelimit-remaining", "retry-after", "x-request-id"} <= exposed
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+@pytest.mark.django_db
+def test_a_preflight_allows_reads_and_conditional_headers_only(client):
+    response = client.options(
+        GROUPS,
+        HTTP_ORIGIN="https://example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="if-none-match",
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    methods = {m.strip() for m in response["Access-Control-Allow-Methods"].split(",")}
+    assert methods == {"GET", "HEAD", "OPTIONS"}
+    assert "if-none-match" in response["Access-Control-Allow-Headers"]
+    assert "authorization" not in response["Access-Control-Allow-Headers"]
+
+
+@pytest.mark.django_db
+def test_the_admin_is_not_open_to_other_origins(client):
+    response = client.get("/admin/login/", HTTP_ORIGIN="https://example.com")
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["/admin/login/", "/api/docs/", "/api/redoc/"])
+def test_pages_get_their_static_files_compressed_and_cached_for_good(client, page):
+    html = client.get(page).content.decode()
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"', html)
+    assert assets, f"no static file on {page}"
+    for asset in assets:
+        # Named by content (ManifestStaticFilesStorage), so cached forever.
+        assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", asset), asset
+        response = client.get(asset, HTTP_ACCEPT_ENCODING="gzip")
+        assert response.status_code == 200, asset
+        assert response["Content-Encoding"] == "gzip"
+        assert "immutable" in response["Cache-Control"]
+        assert "max-age=315360000" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_every_response_has_a_request_id(client):
+    first, second = client.get(GROUPS), client.get("/no/such/path")
+    assert re.fullmatch(r"[0-9a-f]{32}", first["X-Request-ID"])
+    assert re.fullmatch(r"[0-9a-f]{32}", second["X-Request-ID"])
+    assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+@pytest.mark.django_db
+def test_a_request_id_from_the_proxy_is_kept_when_it_is_a_uuid(client):
+    given = uuid.uuid4().hex
+    assert client.get(GROUPS, HTTP_X_REQUEST_ID=given)["X-Request-ID"] == given
+    forged = client.get(GROUPS, HTTP_X_REQUEST_ID='x"\n{"level": "ERROR"}')["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", forged)
+
+
+@pytest.mark.django_db
+def test_each_request_is_logged_once_as_json_with_its_request_id(client):
+    # The configured console handler, as LOGGING sets it up, writing to a buffer.
+    (handler,) = [h for h in logging.getLogger().handlers if h.name == "console"]
+    buffer = io.StringIO()
+    stream = handler.setStream(buffer)
+    try:
+        response = client.get(GROUPS, {"page_size": 2})
+    finally:
+        handler.setStream(stream)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    (line,) = [line for line in lines if line["logger"] == "cryptogroups.access"]
+    assert line["request_id"] == response["X-Request-ID"]
+    assert line["logger"] == "cryptogroups.access"
+    assert line["level"] == "INFO"
+    assert (line["method"], line["path"], line["status"]) == ("GET", GROUPS, 200)
+    assert line["duration_ms"] > 0
+    assert line["user"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00", line["time"])
+
+
+@pytest.mark.django_db
+def test_the_access_log_names_an_authenticated_user(curator_api, caplog):
+    with caplog.at_level(logging.INFO, logger="cryptogroups.access"):
+        curator_api.get(GROUPS)
+    (record,) = [r for r in caplog.records if r.name == "cryptogroups.access"]
+    assert record.user == "curator"
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_limit_is_refused_before_it_is_read(curator_api):
+    before = models.Platform.objects.count()
+    body = json.dumps({"slug": "big", "name": "x" * (settings.MAX_REQUEST_BYTES + 1)})
+    response = curator_api.post(
+        "/api/v1/platforms/?reason=test", body, content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response.json()["type"] == "client_error"
+    (error,) = response.json()["errors"]
+    assert error["code"] == "request_too_large"
+    assert str(settings.MAX_REQUEST_BYTES) in error["detail"]
+    assert models.Platform.objects.count() == before
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    def refused(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", refused)
+    monkeypatch.setattr(connection, "chunked_cursor", refused)
+
+
+def assert_unavailable(response) -> None:
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "type": "server_error",
+        "errors": [
+            {
+                "code": "service_unavailable",
+                "detail": "The database is unavailable. Retry after the time in Retry-After.",
+                "attr": None,
+            }
+        ],
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [GROUPS, "/api/v1/groups/btcchina-telegram-group/"])
+def test_a_database_outage_is_a_json_503(client, database_down, path):
+    assert_unavailable(client.get(path))
+
+
+@pytest.mark.django_db
+def test_a_database_outage_outside_the_api_is_a_json_503_too(admin_user, request):
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)  # before the outage: the session is then read from the db
+    request.getfixturevalue("database_down")
+    assert_unavailable(client.get("/admin/"))
