@@ -2,8 +2,12 @@
 
 - ``/healthz`` (liveness): the process answers. It reads nothing, so a database outage does
   not make an orchestrator restart app servers that will recover by themselves.
-- ``/readyz`` (readiness): the database and the cache answer; 503 naming what does not. A load
-  balancer sends traffic only to ready servers.
+- ``/readyz`` (readiness): checks the database, the replica (if any) and the cache. A server
+  with one database that answers is ready: without the replica the app reads from the
+  primary, without the primary anonymous reads still come from the replica, and without the
+  cache every response is built from the database. It is then ``degraded`` (200), naming what
+  is down, and keeps its traffic: were it not, an outage of a service every app server shares
+  would make the load balancer pull them all. 503 when no database answers.
 """
 
 from __future__ import annotations
@@ -55,16 +59,18 @@ def cache_ready() -> bool:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 when every database and the cache answer, 503 otherwise."""
+    """200 (``ok``, or ``degraded`` naming what is down) while a database answers, 503 when
+    none does."""
     checks = {
         ("database" if alias == "default" else f"database_{alias}"): database_ready(alias)
         for alias in connections
     }
     checks["cache"] = cache_ready()
-    ready = all(checks.values())
+    ready = checks["database"] or checks.get("database_replica", False)
+    status = "ok" if all(checks.values()) else "degraded" if ready else "unavailable"
     response = JsonResponse(
         {
-            "status": "ok" if ready else "unavailable",
+            "status": status,
             **{name: "ok" if ok else "unavailable" for name, ok in checks.items()},
         },
         status=200 if ready else 503,

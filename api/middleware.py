@@ -8,6 +8,7 @@ import time
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import empty
+from rest_framework.throttling import BaseThrottle
 
 from api.throttling import Standing
 
@@ -38,13 +39,19 @@ def access_log(get_response):
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "remote_addr": request.META.get("REMOTE_ADDR"),
+                "client": client_address(request),
                 "user": authenticated_username(request),
             },
         )
         return response
 
     return middleware
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as the rate limits count it: the peer's, or the one the declared
+    proxies (``NUM_PROXIES``) put in X-Forwarded-For."""
+    return BaseThrottle().get_ident(request)
 
 
 def authenticated_username(request: HttpRequest) -> str | None:

@@ -21,6 +21,7 @@ Variables (see README.md, "Configuration"):
   (second, minute, hour or day), or ``off``.
 - ``MAX_REQUEST_BYTES``: the largest request body accepted (default 1 MiB).
 - ``LOG_LEVEL`` and ``LOG_FORMAT`` (``json``, the default, or ``text``).
+- ``STATIC_ROOT``: where ``collectstatic`` puts static files (default: ``staticfiles/``).
 """
 
 from __future__ import annotations

@@ -147,6 +147,9 @@ class PostgresServer:
             "-R",
             "-X",
             "stream",
+            # An immediate checkpoint, not one spread over minutes.
+            "-c",
+            "fast",
         )
         replica.configure(hot_standby="on")
         return replica.start()
@@ -176,6 +179,7 @@ class PostgresServer:
 @contextlib.contextmanager
 def private_server(prefix: str = "cryptogroups-pg-"):
     """A fresh, started server, stopped and removed afterwards."""
+    require_tools()
     root = Path(tempfile.mkdtemp(prefix=prefix))
     server = PostgresServer(root / "primary")
     server.own(root)

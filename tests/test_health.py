@@ -60,10 +60,22 @@ def test_readiness_is_503_when_the_database_fails(client, broken_database):
 
 
 @pytest.mark.django_db
-def test_readiness_is_503_when_the_cache_fails(client, broken_cache):
+def test_readiness_reports_a_cache_outage_as_degraded(client, broken_cache):
+    # The app answers from the database without its cache: the server keeps its traffic.
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
+
+
+@pytest.mark.django_db
+def test_readiness_is_503_when_both_fail(client, broken_database, broken_cache):
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "cache": "unavailable"}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "unavailable",
+        "cache": "unavailable",
+    }
 
 
 @pytest.mark.django_db
