@@ -118,7 +118,10 @@ class CitedAdmin(BaseAdmin):
     actions = ["publish", "retract"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(citation_count=Count("citations"))
+        queryset = super().get_queryset(request).annotate(citation_count=Count("citations"))
+        # A GROUP BY drops the model's default ordering: the autocomplete pages what it gets,
+        # and an unordered page may repeat or skip records. The change list orders its own.
+        return queryset.order_by(*(self.get_ordering(request) or queryset.model._meta.ordering))
 
     def get_list_display(self, request):
         return [*super().get_list_display(request), "publication_status", "api_link"]
