@@ -25,9 +25,10 @@ data: setup
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DEBUG=1 $(BIN)/python manage.py load_dataset
 
-## test: run the test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
+## test: run the test suite (SQLite by default; set DATABASE_URL for PostgreSQL).
+## PYTEST_ARGS: more pytest arguments, e.g. PYTEST_ARGS='-m "not servers"'
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lint: ruff's linter and formatter check
 lint: setup

@@ -95,7 +95,9 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def server_error(request: HttpRequest) -> JsonResponse:
     """A JSON 500; a JSON 503 with ``Retry-After`` when the cause is a database outage."""
-    if isinstance(sys.exc_info()[1], OUTAGE_ERRORS):
+    error = sys.exc_info()[1]
+    if isinstance(error, OUTAGE_ERRORS):
+        logger.warning("Database unavailable: %s", error)
         response = error_response(
             503,
             "service_unavailable",

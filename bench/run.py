@@ -151,6 +151,10 @@ def server_environment(port: int) -> dict[str, str]:
             # The workers' PostgreSQL sessions carry this name (libpq reads it), so that the
             # run can tell when they are idle.
             "PGAPPNAME": application_name(port),
+            # The load comes from one address: the rate limits are counted, as in production,
+            # but set out of reach.
+            "THROTTLE_ANON_RATE": env.get("THROTTLE_ANON_RATE", "1000000000/second"),
+            "THROTTLE_USER_RATE": env.get("THROTTLE_USER_RATE", "1000000000/second"),
         }
     )
     env.pop("GUNICORN_ACCESS_LOG", None)

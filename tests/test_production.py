@@ -239,3 +239,11 @@ def test_a_database_outage_outside_the_api_is_a_json_503_too(admin_user, request
     client.force_login(admin_user)  # before the outage: the session is then read from the db
     request.getfixturevalue("database_down")
     assert_unavailable(client.get("/admin/"))
+
+
+@pytest.mark.django_db
+def test_an_outage_is_logged_once_as_a_warning(client, database_down, caplog):
+    with caplog.at_level(logging.INFO):
+        assert_unavailable(client.get(GROUPS))
+    logged = [(r.name, r.levelname) for r in caplog.records if r.name != "cryptogroups.access"]
+    assert logged == [("api.exceptions", "WARNING")]

@@ -148,6 +148,7 @@ def etag_counter(response: httpx.Response) -> int:
 # --- With a real streaming replica ----------------------------------------------------------
 
 
+@pytest.mark.servers
 def test_anonymous_reads_lag_on_the_replica_while_curators_read_their_writes(deployment):
     d = deployment
     new_name = f"{d.name} (renamed)"
@@ -209,6 +210,7 @@ def feed_end(client: httpx.Client) -> str:
         params["after"] = page["complete_through"]
 
 
+@pytest.mark.servers
 def test_the_feed_and_the_history_read_from_the_replica(deployment):
     """The changes feed and a record's history lag on the replica like the records do, and
     the feed is a consistent prefix there: it is complete through the cursor it gives."""
@@ -241,6 +243,7 @@ def test_the_feed_and_the_history_read_from_the_replica(deployment):
         assert anonymous.get("/readyz").json()["database_replica"] == "ok"
 
 
+@pytest.mark.servers
 def test_primary_down_anonymous_reads_go_on_from_the_replica(deployment):
     """Anonymous reads need nothing from the primary; curators get the JSON 503 of an
     outage, and are served again once the primary is back."""
@@ -268,6 +271,7 @@ def test_primary_down_anonymous_reads_go_on_from_the_replica(deployment):
         assert read_name(curator, d.path) == expected
 
 
+@pytest.mark.servers
 def test_replica_down_anonymous_reads_fall_back_to_the_primary(deployment):
     d = deployment
     name = f"{d.name} (after the replica)"
