@@ -63,7 +63,7 @@ def encode_cursor(position: int) -> str:
 def decode_cursor(cursor: str, *, parameter: str = "after") -> int:
     """The position a cursor stands for; a 400 naming the parameter if it is not one of ours."""
     raw = b""
-    if _CURSOR_SHAPE.match(cursor):
+    if _CURSOR_SHAPE.fullmatch(cursor):
         try:
             raw = base64.urlsafe_b64decode(cursor)
         except (binascii.Error, ValueError):
@@ -75,7 +75,7 @@ def decode_cursor(cursor: str, *, parameter: str = "after") -> int:
     return int.from_bytes(raw[len(_CURSOR_PREFIX) :], "big")
 
 
-_CURSOR_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16}$")
+_CURSOR_SHAPE = re.compile(r"[A-Za-z0-9_-]{16}")
 
 # --- Resources and their public representations ------------------------------------------------
 
@@ -214,6 +214,16 @@ def schedule_flush(using: str) -> None:
 
     run.feed_flush = True
     transaction.on_commit(run, using=using, robust=True)
+
+
+def cancel_scheduled_flush(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Drop the flush scheduled for the commit of the running transaction: a write that has
+    flushed the feed itself, as its last step, needs no second one after the commit, where a
+    failure would reach a client whose change is already saved."""
+    connection = connections[using]
+    connection.run_on_commit = [
+        entry for entry in connection.run_on_commit if not getattr(entry[1], "feed_flush", False)
+    ]
 
 
 def on_save(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs) -> None:

@@ -8,10 +8,12 @@ Date ranges compare the stored first day of a partial date (a date known to the 
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.db.models import F, OrderBy, Q, QuerySet
 from django_filters import rest_framework as filters
-from django_filters.fields import RangeField
+from django_filters.fields import DateRangeField, RangeField
 from django_filters.widgets import SuffixedMultiWidget
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters as drf_filters
@@ -67,8 +69,25 @@ def errors_by_parameter(filterset: filters.FilterSet) -> dict[str, list[ErrorDet
     return errors
 
 
+#: What a search may hold. Each word is one more pattern matched against every searched
+#: field, and SQLite refuses a query past 1000 nested conditions or a pattern past 50000 bytes.
+MAX_SEARCH_WORDS = 20
+MAX_SEARCH_LENGTH = 200
+
+
 class SearchFilter(drf_filters.SearchFilter):
     search_description = "Words to look for (case-insensitive) in the resource's main text fields."
+
+    def get_search_terms(self, request):
+        value = request.query_params.get(self.search_param, "")
+        if len(value) > MAX_SEARCH_LENGTH:
+            message = f"At most {MAX_SEARCH_LENGTH} characters; {len(value)} given."
+            raise ValidationError({self.search_param: [message]})
+        terms = super().get_search_terms(request)
+        if len(terms) > MAX_SEARCH_WORDS:
+            message = f"At most {MAX_SEARCH_WORDS} words; {len(terms)} given."
+            raise ValidationError({self.search_param: [message]})
+        return terms
 
 
 class StrictOrderingFilter(drf_filters.OrderingFilter):
@@ -147,32 +166,44 @@ class PatternMixin:
         extend_schema_field({**schema, "description": self.extra.get("help_text", "")})(self)
 
 
-class CountryFilter(PatternMixin, filters.CharFilter):
+class CodeFilter(PatternMixin, filters.CharFilter):
+    """A code, exactly: no surrounding space is trimmed ("CN " is not "CN")."""
+
+    validator: staticmethod
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validators", [self.validator])
+        kwargs.setdefault("strip", False)
+        super().__init__(*args, **kwargs)
+
+
+class CountryFilter(CodeFilter):
     pattern = r"^[A-Z]{2}$"
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("validators", [validate_country_code])
-        super().__init__(*args, **kwargs)
+    validator = staticmethod(validate_country_code)
 
 
-class LanguageFilter(PatternMixin, filters.CharFilter):
+class LanguageFilter(CodeFilter):
     pattern = r"^[a-z]{2}$"
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("validators", [validate_language_code])
-        super().__init__(*args, **kwargs)
+    validator = staticmethod(validate_language_code)
 
 
-class SubdivisionFilter(PatternMixin, filters.CharFilter):
+class SubdivisionFilter(CodeFilter):
     pattern = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("validators", [validate_subdivision_code])
-        super().__init__(*args, **kwargs)
+    validator = staticmethod(validate_subdivision_code)
 
 
 #: The largest count the database stores (a 64-bit signed integer).
 MAX_COUNT = 2**63 - 1
+
+
+class WholeNumberField(forms.IntegerField):
+    """A whole number in ASCII digits, nothing else: Python's int() also takes "+5", "1_000"
+    and digits of other scripts (Arabic-Indic, full-width), and Django's IntegerField "12.0"."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not re.fullmatch(r"[0-9]+", str(value)):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
 
 class CountRangeField(RangeField):
@@ -180,7 +211,7 @@ class CountRangeField(RangeField):
 
     def __init__(self, fields=None, *args, **kwargs):
         if fields is None:
-            fields = [forms.IntegerField(min_value=0, max_value=MAX_COUNT) for _ in range(2)]
+            fields = [WholeNumberField(min_value=0, max_value=MAX_COUNT) for _ in range(2)]
         super().__init__(fields, *args, **kwargs)
 
 
@@ -243,8 +274,32 @@ def choice_filter(choice_class, help_text: str, field_name: str | None = None):
     return filters.MultipleChoiceFilter(**kwargs)
 
 
-def date_range(field_name: str, what: str) -> filters.DateFromToRangeFilter:
-    return filters.DateFromToRangeFilter(
+class ISODateField(forms.DateField):
+    """A date as YYYY-MM-DD in ASCII digits, nothing else: Django's formats also take
+    10/08/2017, which is 8 October in most of the world and 10 August in some."""
+
+    input_formats = ["%Y-%m-%d"]
+    default_error_messages = {"invalid": "Enter a real date as YYYY-MM-DD."}
+
+    def to_python(self, value):
+        if value not in self.empty_values and not re.fullmatch(
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}", str(value)
+        ):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class ISODateRangeField(DateRangeField):
+    def __init__(self, *args, **kwargs):
+        RangeField.__init__(self, (ISODateField(), ISODateField()), *args, **kwargs)
+
+
+class DateRangeFilter(filters.DateFromToRangeFilter):
+    field_class = ISODateRangeField
+
+
+def date_range(field_name: str, what: str) -> DateRangeFilter:
+    return DateRangeFilter(
         field_name=field_name,
         help_text=f"{what}: `_after` and `_before` bound it, inclusive (YYYY-MM-DD).",
     )
@@ -264,7 +319,9 @@ class SourceFilterSet(filters.FilterSet):
     source_type = choice_filter(choices.SourceType, "Kind of document.")
     language = LanguageFilter(help_text="Language of the document, ISO 639-1 (for example en).")
     publisher = filters.CharFilter(
-        lookup_expr="iexact", help_text="Publisher, exact name, case-insensitive."
+        lookup_expr="iexact",
+        max_length=models.Source._meta.get_field("publisher").max_length,
+        help_text="Publisher, exact name, case-insensitive.",
     )
     published = date_range("published_date", "Publication date")
 
@@ -359,10 +416,11 @@ class ExchangeResponseFilterSet(filters.FilterSet):
 class GroupFilterSet(filters.FilterSet):
     platform = slug_filter(models.Platform, "platform", "Slug of the hosting platform.")
     exchange = slug_filter(models.Exchange, "exchanges", "Slug of an exchange the group is about.")
-    affiliation = choice_filter(
-        choices.Affiliation,
-        "Only groups with an exchange link of this affiliation (official, unofficial, unknown).",
-        field_name="exchange_links__affiliation",
+    affiliation = filters.MultipleChoiceFilter(
+        choices=choices.Affiliation.choices,
+        method="filter_affiliation",
+        help_text="Only groups with an exchange link of this affiliation (official, unofficial, "
+        "unknown).",
     )
     group_type = choice_filter(choices.GroupType, "Group, channel or room.")
     status = choice_filter(choices.GroupStatus, "Active, disbanded, migrated or unknown.")
@@ -379,12 +437,22 @@ class GroupFilterSet(filters.FilterSet):
         model = models.Group
         fields = ["platform", "exchange", "group_type", "status", "language"]
 
+    def filter_affiliation(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
+        """Links to exchanges that are not public count for nothing, as in the groups'
+        ``exchanges``: a group linked to a draft exchange must not show through this filter."""
+        if not value:
+            return queryset
+        links = models.GroupExchange.objects.filter(
+            affiliation__in=value, exchange__in=models.Exchange.objects.public()
+        )
+        return queryset.filter(pk__in=links.values("group"))
+
 
 class MigrationFilterSet(filters.FilterSet):
     from_platform = slug_filter(models.Platform, "from_platform", "Slug of the platform left.")
     to_platform = slug_filter(models.Platform, "to_platform", "Slug of the platform joined.")
     platform = SlugFilter(
-        queryset=models.Platform.objects.all(),
+        queryset=models.Platform.objects.public(),
         to_field_name="slug",
         method="filter_platform",
         help_text="Slug of a platform either left or joined.",

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import uuid
@@ -20,7 +21,6 @@ from django.core.cache import cache
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from api.exceptions import OUTAGE_ERRORS, RETRY_AFTER
 from api.middleware import error_response
@@ -28,8 +28,38 @@ from api.middleware import error_response
 logger = logging.getLogger(__name__)
 
 
-@never_cache
-@require_GET
+def probe(view):
+    """A probe's checks: GET or HEAD, and no query parameter, answered in JSON."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest) -> JsonResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = error_response(
+                405, "method_not_allowed", f'Method "{request.method}" not allowed.'
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        if request.GET:
+            return JsonResponse(
+                {
+                    "type": "validation_error",
+                    "errors": [
+                        {
+                            "code": "invalid",
+                            "detail": "Unknown query parameter: a probe takes none.",
+                            "attr": name,
+                        }
+                        for name in sorted(request.GET)
+                    ],
+                },
+                status=400,
+            )
+        return view(request)
+
+    return never_cache(checked)
+
+
+@probe
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 while the process can answer at all."""
     return JsonResponse({"status": "ok"})
@@ -56,8 +86,7 @@ def cache_ready() -> bool:
         return False
 
 
-@never_cache
-@require_GET
+@probe
 def readyz(request: HttpRequest) -> JsonResponse:
     """200 (``ok``, or ``degraded`` naming what is down) while a database answers, 503 when
     none does."""
@@ -86,7 +115,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(400, "bad_request", "The request is malformed.")
+    """A 400 Django raises before any view (a Host not served here, a malformed request),
+    saying what is wrong."""
+    detail = str(exception) if exception is not None and str(exception) else "Bad request."
+    return error_response(400, "invalid", detail, kind="validation_error")
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -71,6 +71,14 @@ def history_entries(record: models.Model) -> list[dict[str, Any]]:
                 }
                 for change in delta.changes
             ]
+            # A change of links to records that are not public (a driver that is a draft)
+            # shows as old == new once those are left out: it is not shown, and an entry made
+            # only of such changes is not either, or it would tell of the unseen records.
+            visible = [change for change in changes if change["old"] != change["new"]]
+            if changes and not visible:
+                previous = row
+                continue
+            changes = visible
         entries.append(
             {
                 "id": row.history_id,

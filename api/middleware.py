@@ -15,10 +15,12 @@ from api.throttling import Standing
 access_logger = logging.getLogger("cryptogroups.access")
 
 
-def error_response(status: int, code: str, detail: str, kind: str = "client_error"):
+def error_response(
+    status: int, code: str, detail: str, kind: str = "client_error", attr: str | None = None
+):
     """A response in the API's error shape, for errors met outside DRF's views."""
     return JsonResponse(
-        {"type": kind, "errors": [{"code": code, "detail": detail, "attr": None}]}, status=status
+        {"type": kind, "errors": [{"code": code, "detail": detail, "attr": attr}]}, status=status
     )
 
 
@@ -66,16 +68,27 @@ def authenticated_username(request: HttpRequest) -> str | None:
 def limit_request_body(get_response):
     """A body longer than ``MAX_REQUEST_BYTES`` is refused with a 413 before it is read.
     (DRF's parsers read the stream directly, past Django's own upload limit.) A body is
-    never read beyond its declared ``Content-Length``."""
+    never read beyond its declared ``Content-Length``, so a body sent without one (chunked)
+    would be read as empty: it is refused with a 411."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        declared = request.META.get("CONTENT_LENGTH") or "0"
+        declared = request.META.get("CONTENT_LENGTH")
+        if not declared and "HTTP_TRANSFER_ENCODING" in request.META:
+            return error_response(
+                411, "length_required", "Send the body with a Content-Length, not chunked."
+            )
         try:
-            length = int(declared)
+            length = int(declared or "0")
         except ValueError:
             length = -1
         if length < 0:
-            return error_response(400, "invalid", "Content-Length must be a number of bytes.")
+            return error_response(
+                400,
+                "invalid",
+                "Content-Length must be a number of bytes.",
+                kind="validation_error",
+                attr="Content-Length",
+            )
         if length > settings.MAX_REQUEST_BYTES:
             return error_response(
                 413,

@@ -22,7 +22,7 @@ from . import cache as api_cache
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
-_WHOLE_NUMBER = re.compile(r"^[1-9][0-9]{0,8}$")
+_WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 MAX_PAGE = 999_999_999
 
 
@@ -80,7 +80,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not _WHOLE_NUMBER.match(raw) or int(raw) > self.max_page_size:
+        if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) > self.max_page_size:
             raise ValidationError(
                 {
                     self.page_size_query_param: [
@@ -94,7 +94,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_query_param)
         if raw is None:
             return 1
-        if not _WHOLE_NUMBER.match(raw):
+        if not _WHOLE_NUMBER.fullmatch(raw):
             raise ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
         return int(raw)
 

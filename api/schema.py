@@ -324,18 +324,25 @@ RETRY_AFTER_HEADER = {
 
 
 def postprocess_rate_limits(result: dict, generator, request, public) -> dict:
-    """Document the rate-limit headers of every response of a throttled operation, and
-    Retry-After on its 429 and 503."""
+    """Document the rate-limit headers on the success responses and the 429 of a throttled
+    operation (where clients read their budget), and Retry-After on its 429 and 503, as
+    references to shared header components."""
+    components = result.setdefault("components", {}).setdefault("headers", {})
+    components.update(copy.deepcopy({**RATE_LIMIT_HEADERS, **RETRY_AFTER_HEADER}))
+
+    def refs(names) -> dict:
+        return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
     for item in result.get("paths", {}).values():
         for operation in item.values():
             responses = operation.get("responses", {})
             if "429" not in responses:
                 continue
             for code, response in responses.items():
-                headers = response.setdefault("headers", {})
-                headers.update(copy.deepcopy(RATE_LIMIT_HEADERS))
+                if code.startswith("2") or code == "429":
+                    response.setdefault("headers", {}).update(refs(RATE_LIMIT_HEADERS))
                 if code in ("429", "503"):
-                    headers.update(copy.deepcopy(RETRY_AFTER_HEADER))
+                    response.setdefault("headers", {}).update(refs(RETRY_AFTER_HEADER))
     return result
 
 

@@ -3,7 +3,13 @@ from rest_framework.routers import DefaultRouter
 
 from . import views
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    # The root refuses unknown query parameters and answers errors in JSON, as every view does.
+    APIRootView = views.APIRootView
+
+
+router = Router()
 router.register("exchanges", views.ExchangeViewSet, basename="exchange")
 router.register("exchange-responses", views.ExchangeResponseViewSet, basename="exchange-response")
 router.register("groups", views.GroupViewSet, basename="group")

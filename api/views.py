@@ -4,25 +4,33 @@ users can search and sort by. Detail URLs use the record's slug."""
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlencode
+import re
+from urllib.parse import unquote_to_bytes, urlencode
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import TooManyFieldsSent
 from django.db import transaction
 from django.db.models import Prefetch, ProtectedError, Q, QuerySet, RestrictedError
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import routers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import (
     APIException,
+    AuthenticationFailed,
     NotAuthenticated,
+    ParseError,
     PermissionDenied,
     ValidationError,
 )
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,7 +46,7 @@ from .history import HistoryEntrySerializer, history_entries
 from .permissions import can_hard_delete, can_view_unpublished
 from .renderers import JSONRenderer
 from .schema import retrieve_schema, slug_parameter, write_schema
-from .writes import write_serializer
+from .writes import JSONParser, write_serializer
 
 #: Parameters every endpoint understands: DRF's format override.
 COMMON_PARAMETERS = {"format": False}
@@ -59,13 +67,115 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
 #: The longest change reason the history keeps.
 MAX_REASON = 100
 
 #: Query parameters of the write operations, and whether they may be repeated.
 WRITE_PARAMETERS = {"reason": False}
+
+
+def check_query_parameters(request, allowed: dict[str, bool], formats: list[str]) -> None:
+    """A 400 naming each query parameter that is unknown (``allowed`` maps the known ones to
+    whether they may be repeated), repeated when it takes one value, empty, or not text, and
+    a ``format`` that is none of ``formats``."""
+    errors = {
+        name: ["Not UTF-8 text: percent-encode the parameter as UTF-8."]
+        for name in parameters_not_utf8(request)
+    }
+    for name, values in request.query_params.lists():
+        if name in errors:
+            continue
+        if name not in allowed:
+            errors[name] = [
+                "Unknown query parameter. Allowed here: "
+                + (", ".join(sorted(allowed)) or "none")
+                + "."
+            ]
+        elif not allowed[name] and len(values) > 1:
+            errors[name] = ["This parameter takes a single value; it was given several."]
+        elif "" in values:
+            errors[name] = ["Empty value: give a value, or leave the parameter out."]
+        elif any("\x00" in value for value in values):
+            errors[name] = ["Null characters are not allowed."]
+        elif name == "format" and values[0] not in formats:
+            errors[name] = [f"Unknown format: use {' or '.join(formats)}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def parameters_not_utf8(request) -> list[str]:
+    """The query parameters whose name or value is not UTF-8 once percent-decoded. Django
+    replaces such bytes with U+FFFD, so a filter would silently look for something else."""
+    raw = request.META.get("QUERY_STRING", "")
+    try:
+        query = raw.encode("iso-8859-1")  # WSGI gives the bytes as Latin-1 text
+    except UnicodeEncodeError:
+        return []
+    names = []
+    for field in query.split(b"&"):
+        name, _, value = field.partition(b"=")
+        name, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in (name, value))
+        try:
+            name.decode()
+            value.decode()
+        except UnicodeDecodeError:
+            names.append(name.decode(errors="replace"))
+    return names
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, except that an unknown ``?format=`` is left to the parameter checks,
+    which refuse it with a 400 naming it (DRF answers 404, as if the path did not exist). An
+    unknown format suffix in the path (``/groups.xml``) is still a 404."""
+
+    in_path = False
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        self.in_path = bool(format_suffix)
+        return super().select_renderer(request, renderers, format_suffix)
+
+    def filter_renderers(self, renderers, format):
+        if self.in_path or any(renderer.format == format for renderer in renderers):
+            return super().filter_renderers(renderers, format)
+        return renderers
+
+
+class RequestChecksMixin:
+    """What every API view does with a hostile request: a query string Django will not parse,
+    or a parameter the view does not read or cannot take, is a 400; credentials that are not
+    even text are a 401; and errors are JSON whatever the Accept header prefers (a browser
+    gets the browsable API for what exists, and the error shape for what went wrong)."""
+
+    content_negotiation_class = ContentNegotiation
+
+    def allowed_query_parameters(self) -> dict[str, bool]:
+        """Each query parameter the view reads, and whether it may be repeated."""
+        return dict(COMMON_PARAMETERS)
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            request.query_params  # noqa: B018 - Django parses the query string when first read
+        except TooManyFieldsSent:
+            request._request.GET = QueryDict()  # the request is refused: nothing is to be read
+            limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            raise ParseError(f"Too many query parameters: at most {limit}.") from None
+        super().initial(request, *args, **kwargs)
+        if hasattr(self, request.method.lower()):  # else the answer is a 405
+            formats = list(dict.fromkeys(renderer.format for renderer in self.get_renderers()))
+            check_query_parameters(request, self.allowed_query_parameters(), formats)
+
+    def perform_authentication(self, request):
+        try:
+            super().perform_authentication(request)
+        except UnicodeDecodeError:  # knox decodes the token as UTF-8
+            request.user, request.auth = AnonymousUser(), None
+            raise AuthenticationFailed("Invalid token: it is not UTF-8 text.") from None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response) and response.exception:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def with_citations(queryset: QuerySet) -> QuerySet:
@@ -110,7 +220,7 @@ class ConditionalMixin:
 
 
 @extend_schema_view(retrieve=retrieve_schema)
-class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
+class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet):
     """A resource that anyone reads and curators write. It answers 400 to any query parameter
     it does not know, to a repeated parameter that takes a single value, and to an empty
     value."""
@@ -119,6 +229,7 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
     lookup_value_regex = SLUG_PATTERN.strip("^$")
     ordering_tie_breaker = "slug"
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    parser_classes = [JSONParser]
 
     #: The write shape (see api.writes), made from the read serializer.
     write_serializer_class: type
@@ -184,7 +295,6 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.check_query_parameters(request)
         # Checked once, before anything else is read; get_queryset() uses the answer.
         self.statuses = {PUBLISHED}
         if self.action in ("list", "retrieve", "history"):
@@ -299,10 +409,9 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         self.validators(request, response)
-        version = self.dataset_version
-        if version and request.method in WRITES and response.status_code < 300:
-            # The tag a GET of the record would now carry, for the next If-Match.
-            self.dataset_version = models.DatasetVersion.current()
+        if self.version_after_write and response.status_code < 300:
+            # The tag a GET of the record would now carry, for the next If-Match (the version
+            # was read when the write finished, inside its transaction).
             response.headers["ETag"] = self.etag(request, path=self.detail_path or request.path)
         if "publication_status" in request.query_params or request.method not in (
             "GET",
@@ -320,9 +429,9 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
             serializer = self.get_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             record = serializer.save(reason=reason)
-            changes.flush()
-        response = Response(self.represent(record), status=status.HTTP_201_CREATED)
-        response["Location"] = self.location(record)
+            body, location = self.answer(record)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        response["Location"] = location
         return response
 
     def update(self, request, *args, partial: bool = False, **kwargs):
@@ -334,9 +443,9 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
             serializer = self.get_serializer(record, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
             record = serializer.save(reason=reason)
-            changes.flush()
-        response = Response(self.represent(record))
-        response["Location"] = self.location(record)
+            body, location = self.answer(record)
+        response = Response(body)
+        response["Location"] = location
         return response
 
     def destroy(self, request, *args, **kwargs):
@@ -366,8 +475,27 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
             elif record.publication_status != PublicationStatus.RETRACTED:
                 record.publication_status = PublicationStatus.RETRACTED
                 record.save(update_fields=["publication_status", "updated_at"])
-            changes.flush()
+            self.finish_write()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # Everything a write's answer says is read before its transaction commits: once the
+    # change is saved, the request reads the database no more, so an outage can no longer
+    # answer 503 (nothing saved, retry) for a change that was saved.
+
+    def finish_write(self) -> None:
+        """The write's last steps inside its transaction: the changes feed, and the version
+        the answer's ETag carries."""
+        changes.flush()
+        changes.cancel_scheduled_flush()
+        self.dataset_version = models.DatasetVersion.current()
+        self.version_after_write = True
+
+    def answer(self, record) -> tuple[dict, str]:
+        """The body and the Location of a write's answer, read inside its transaction."""
+        self.finish_write()
+        return self.represent(record), self.location(record)
+
+    version_after_write = False
 
     def lock_dataset(self) -> models.DatasetVersion:
         """Take the lock every write holds until it commits (it orders the changes feed and
@@ -390,7 +518,7 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
             return
         for tag in tags:
             counter = tag.strip('"').split("-", 1)[0]
-            if counter.isdigit() and int(counter) == version.counter:
+            if counter == str(version.counter):
                 return
         raise PreconditionFailed(
             "The record has changed since the version given in If-Match: read it again, "
@@ -444,7 +572,7 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
         "reason and the fields it changed.",
     )
     @action(detail=True, filter_backends=[])
-    def history(self, request, slug: str) -> Response:
+    def history(self, request, slug: str, format: str | None = None) -> Response:
         record = get_object_or_404(self.get_queryset(), slug=slug)
         self.check_page_parameters(request)
         if unchanged := self.unchanged(request):
@@ -472,27 +600,6 @@ class RecordViewSet(ConditionalMixin, viewsets.ModelViewSet):
         allowed.update({self.paginator.page_query_param: False})
         allowed.update({self.paginator.page_size_query_param: False})
         return allowed
-
-    def check_query_parameters(self, request) -> None:
-        if self.action is None:
-            return  # a method this resource does not offer: the answer is a 405
-        allowed = self.allowed_query_parameters()
-        errors = {}
-        for name, values in request.query_params.lists():
-            if name not in allowed:
-                errors[name] = [
-                    "Unknown query parameter. Allowed here: "
-                    + (", ".join(sorted(allowed)) or "none")
-                    + "."
-                ]
-            elif not allowed[name] and len(values) > 1:
-                errors[name] = ["This parameter takes a single value; it was given several."]
-            elif "" in values:
-                errors[name] = ["Empty value: give a value, or leave the parameter out."]
-            elif any("\x00" in value for value in values):
-                errors[name] = ["Null characters are not allowed."]
-        if errors:
-            raise ValidationError(errors)
 
 
 class OrganizationViewSet(RecordViewSet):
@@ -663,7 +770,7 @@ DEFAULT_FEED_PAGE = 100
 MAX_FEED_PAGE = 500
 
 
-class ChangesView(ConditionalMixin, APIView):
+class ChangesView(RequestChecksMixin, ConditionalMixin, APIView):
     """The changes feed (see api.changes): every create, update, retraction and deletion of
     public data, in commit order, from an opaque cursor."""
 
@@ -671,22 +778,11 @@ class ChangesView(ConditionalMixin, APIView):
     http_method_names = ["get", "head", "options"]
     allowed_parameters = ("after", "page_size", "format")
 
+    def allowed_query_parameters(self) -> dict[str, bool]:
+        return dict.fromkeys(self.allowed_parameters, False)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        errors = {}
-        for name, values in request.query_params.lists():
-            if name not in self.allowed_parameters:
-                errors[name] = [
-                    "Unknown query parameter. Allowed here: "
-                    + ", ".join(sorted(self.allowed_parameters))
-                    + "."
-                ]
-            elif len(values) > 1:
-                errors[name] = ["This parameter takes a single value; it was given several."]
-            elif values[0] == "":
-                errors[name] = ["Empty value: give a value, or leave the parameter out."]
-        if errors:
-            raise ValidationError(errors)
         self.dataset_version = models.DatasetVersion.current()
 
     @extend_schema(
@@ -751,10 +847,34 @@ class ChangesView(ConditionalMixin, APIView):
         return response
 
 
+_FEED_PAGE_SIZE = re.compile(r"[1-9][0-9]{0,3}")
+
+
 def feed_page_size(request) -> int:
     raw = request.query_params.get("page_size")
     if raw is None:
         return DEFAULT_FEED_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_FEED_PAGE or len(raw) > 4:
+    if not _FEED_PAGE_SIZE.fullmatch(raw) or int(raw) > MAX_FEED_PAGE:
         raise ValidationError({"page_size": [f"Must be a whole number from 1 to {MAX_FEED_PAGE}."]})
     return int(raw)
+
+
+# The pages around the API: its root, its schema and the schema's documentation. They refuse
+# what they do not read, as the resources do. The schema is in English only, so there is no
+# `lang` (for each value sent, Django would also keep a catalogue for the life of the process).
+
+
+class APIRootView(RequestChecksMixin, routers.APIRootView):
+    """The list of the API's resources."""
+
+
+class SchemaView(RequestChecksMixin, SpectacularAPIView):
+    """The OpenAPI schema: YAML, or JSON with ?format=json."""
+
+
+class SwaggerView(RequestChecksMixin, SpectacularSwaggerView):
+    """Swagger UI on the schema."""
+
+
+class RedocView(RequestChecksMixin, SpectacularRedocView):
+    """ReDoc on the schema."""

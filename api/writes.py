@@ -17,6 +17,7 @@ published without a citation.
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Any
 
@@ -24,9 +25,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models.signals import post_save
-from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework import parsers, serializers
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.settings import api_settings
+from rest_framework.utils import json
 
 from cryptogroups import choices
 from cryptogroups import models as domain
@@ -34,9 +36,62 @@ from cryptogroups.codes import SLUG_PATTERN
 from cryptogroups.models.sources import validate_cited_field
 
 from . import serializers as read
+from .filters import MAX_COUNT
 
 PUBLISHED = choices.PublicationStatus.PUBLISHED
 SLUG_RE = re.compile(SLUG_PATTERN)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, made safe for any body: nesting too deep for the parser is a 400, a
+    key given twice is refused (which value was meant?), and so is a lone surrogate escape
+    (``"\\ud800"``), which is not text: no database can store it, and no error message can
+    quote it."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})
+        try:
+            data = json.load(codecs.getreader(encoding)(stream), object_pairs_hook=unique_keys)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        surrogate = lone_surrogate(data)
+        if surrogate is not None:
+            raise ParseError(
+                f"JSON parse error - a lone surrogate (U+{ord(surrogate):04X}) is not text: "
+                "send characters outside the Basic Multilingual Plane as a surrogate pair."
+            )
+        return data
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key[:100]!r} is given twice in an object")
+        found[key] = value
+    return found
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def lone_surrogate(data: Any) -> str | None:
+    """The first lone surrogate in the strings (keys included) of parsed JSON, if any. Walks
+    without recursion: what the parser could nest, this must not overflow on."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if found := _SURROGATE.search(item):
+                return found.group()
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
 
 
 def django_errors(error: DjangoValidationError, names: dict[str, str]) -> dict[str, list[str]]:
@@ -48,9 +103,47 @@ def django_errors(error: DjangoValidationError, names: dict[str, str]) -> dict[s
     return errors
 
 
+#: The JSON type each kind of field takes, the type a read gives it: nothing else is coerced
+#: (DRF takes 5 for a name, "12" or 12.0 for a count, and "yes" or 1 for true).
+JSON_TYPES: tuple[tuple[type[serializers.Field], type, str], ...] = (
+    (serializers.BooleanField, bool, "true or false"),
+    (serializers.IntegerField, int, "a whole number"),
+    (serializers.CharField, str, "a string"),
+    (serializers.DateField, str, "a string (YYYY-MM-DD)"),
+)
+
+
+def json_type_errors(fields: dict[str, serializers.Field], data: dict) -> dict[str, list[str]]:
+    errors = {}
+    for name, value in data.items():
+        field = fields.get(name)
+        if field is None or value is None:
+            continue
+        for field_class, json_type, described in JSON_TYPES:
+            if isinstance(field, field_class):
+                # A JSON true is a Python int too, but never a number here.
+                if not isinstance(value, json_type) or (
+                    isinstance(value, bool) and json_type is not bool
+                ):
+                    errors[name] = [f"Must be {described}, not {json_kind(value)}."]
+                break
+    return errors
+
+
+def json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
 class StrictMixin:
-    """Refuse fields the shape does not have; accept (and ignore) those only a read has. A
-    field with choices takes one of them or null, never an empty string."""
+    """Refuse fields the shape does not have, and values of another JSON type than the field's;
+    accept (and ignore) fields only a read has. A field with choices takes one of them or null,
+    never an empty string."""
 
     read_only_names: frozenset[str] = frozenset()
 
@@ -63,10 +156,10 @@ class StrictMixin:
     def to_internal_value(self, data):
         if isinstance(data, dict):
             unknown = set(data) - set(self.fields) - set(self.read_only_names)
-            if unknown:
-                raise ValidationError(
-                    {name: ["Unknown field: this resource has no such field."] for name in unknown}
-                )
+            errors = {name: ["Unknown field: this resource has no such field."] for name in unknown}
+            errors.update(json_type_errors(self.fields, data))
+            if errors:
+                raise ValidationError(errors)
         return super().to_internal_value(data)
 
 
@@ -117,13 +210,23 @@ class CompositeInput(StrictMixin, serializers.Serializer):
         return self.to_model(super().to_internal_value(data))
 
 
+class DateField(serializers.DateField):
+    """A date as YYYY-MM-DD in ASCII digits, as a read gives it. (DRF also takes the other
+    forms of ISO 8601, such as 20170901 and 2017-W35-5, and digits of other scripts.)"""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
+
+
 class PartialDateInput(CompositeInput):
     """A date known to the day, month or year: its first day, its precision and its qualifier;
     null to clear it. A ``value``, as a read gives it, is ignored."""
 
     read_only_names = frozenset({"value"})
 
-    date = serializers.DateField(help_text="First day of the known period (YYYY-MM-DD).")
+    date = DateField(help_text="First day of the known period (YYYY-MM-DD).")
     precision = serializers.ChoiceField(
         choices=choices.DatePrecision.choices, help_text="How much of the date is known."
     )
@@ -142,7 +245,7 @@ class PartialDateInput(CompositeInput):
 class CountInput(CompositeInput):
     """A count and how exact it is; null to clear it."""
 
-    value = serializers.IntegerField(min_value=0, help_text="The number.")
+    value = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, help_text="The number.")
     qualifier = serializers.ChoiceField(
         choices=choices.CountQualifier.choices, help_text="How the number relates to the count."
     )

@@ -7,13 +7,13 @@ from django.contrib.auth.models import Group, Permission, User
 from django.core import signals
 from django.core.cache import cache
 from django.core.management import call_command
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from cryptogroups import models
 from cryptogroups.roles import CURATORS_GROUP, ensure_curators_group
+from cryptogroups.wsgi import make_application
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,7 +51,7 @@ def wsgi_app(db):
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        yield get_wsgi_application()
+        yield make_application()
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)

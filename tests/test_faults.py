@@ -841,15 +841,6 @@ class SavedDespite503(AssertionError):
     """A write was answered 503, and it was saved."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SavedDespite503,
-    reason="A write answered 503 can be committed: after its COMMIT the request still reads the "
-    "database (the feed's on-commit flush, the record's representation, the new ETag's "
-    "version), and an outage then turns the answer into a 503. Fix in api/views.py (build the "
-    "answer inside the transaction) and api/changes.py (no second flush after the write's "
-    "own); see docs/reliability.md.",
-)
 def test_a_write_answered_503_was_not_saved(request, cluster, dbname):
     """A 503 to a write says nothing was saved, even when the database fails right after the
     write commits. The write is held before its commit (as above), a second session queues for
