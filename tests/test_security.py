@@ -691,7 +691,11 @@ def test_the_admin_login_takes_staff_only(staff, logged_in):
     client = Client()
     response = client.post(
         "/admin/login/?next=/admin/",
-        {"username": user.username, "password": "correct horse", "next": "/admin/"},
+        {
+            "username": user.username,
+            "password": "correct horse",  # pragma: allowlist secret
+            "next": "/admin/",
+        },
     )
     assert (response.status_code == 302) is logged_in
     if not logged_in:
