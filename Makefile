@@ -47,6 +47,7 @@ secrets: setup  # pragma: allowlist secret
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline  # pragma: allowlist secret
 
 ## audit: fail on a known vulnerability in the installed dependencies, or on one not audited
+## (it needs PyPI's JSON API; CI runs it where that can be reached)
 audit: setup
 	$(BIN)/pip-audit --strict --progress-spinner off
 
@@ -88,6 +89,12 @@ WRK_INSTALL = command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
 bench: setup
 	$(WRK_INSTALL)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## load: a bounded load run (bench/load.py, docs/reliability.md) on the database DATABASE_URL
+## names; it fails on any error. LOAD_ARGS: e.g. --duration 60 --connections 64 --private-redis
+load: setup
+	$(WRK_INSTALL)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 ## bench-smoke: one short round that checks the floor's bytes and that the harness runs (CI)
 bench-smoke: setup

@@ -18,6 +18,7 @@ import sys
 import uuid
 
 from django.core.cache import cache
+from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -117,7 +118,11 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """A 400 Django raises before any view (a Host not served here, a malformed request),
     saying what is wrong."""
-    detail = str(exception) if exception is not None and str(exception) else "Bad request."
+    detail = (
+        "The Host header names no host this server answers for."
+        if isinstance(exception, DisallowedHost)
+        else "Bad request."
+    )
     return error_response(400, "invalid", detail, kind="validation_error")
 
 

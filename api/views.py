@@ -39,6 +39,7 @@ from cryptogroups import models
 from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
 from cryptogroups.models.base import Record
+from cryptogroups.routers import read_from_primary
 
 from . import cache as api_cache
 from . import changes, fast, filters, serializers
@@ -782,6 +783,8 @@ class ChangesView(RequestChecksMixin, ConditionalMixin, APIView):
         return dict.fromkeys(self.allowed_parameters, False)
 
     def initial(self, request, *args, **kwargs):
+        # Cursors travel between app servers: the feed is read where every cursor was made.
+        read_from_primary()
         super().initial(request, *args, **kwargs)
         self.dataset_version = models.DatasetVersion.current()
 

@@ -132,6 +132,16 @@ def replica_reachable() -> bool:
     return True
 
 
+def read_from_primary() -> None:
+    """Send the rest of the current request's reads to the primary. Called before the
+    request's first read, by views whose answers must never be older than an answer the
+    primary gave: the changes feed, whose cursors a client carries from one server to the
+    next (a lagging replica would find such a cursor ahead of its feed)."""
+    mark = _marked.get()
+    if mark is not None:
+        mark.alias = PRIMARY
+
+
 def read_alias() -> str:
     """The database the current read goes to."""
     mark = _marked.get()

@@ -4,6 +4,7 @@ import codecs
 import json
 import os
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 from django.utils.http import parse_header_parameters
 
@@ -24,6 +25,8 @@ def refuse_unreadable_charsets(app):
                 readable = codecs.lookup(charset)._is_text_encoding
             except LookupError:
                 readable = True
+            except ValueError:  # a name no codec can have (a NUL character)
+                readable = False
             if not readable:
                 body = json.dumps(
                     {
@@ -48,7 +51,14 @@ def refuse_unreadable_charsets(app):
 
 
 def make_application():
-    return refuse_unreadable_charsets(get_wsgi_application())
+    """The app as servers run it. It refuses to start with a rate limit it cannot read
+    (``THROTTLE_*_RATE``): system checks do not run when an app server starts."""
+    django_application = get_wsgi_application()
+    from api.throttling import check_rates
+
+    if errors := check_rates():
+        raise ImproperlyConfigured("; ".join(error.msg for error in errors))
+    return refuse_unreadable_charsets(django_application)
 
 
 application = make_application()

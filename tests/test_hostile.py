@@ -1203,6 +1203,12 @@ def test_a_content_length_that_lies(wsgi_app, curator_token, op):
         pytest.param(
             {"CONTENT_TYPE": "text/plain; charset=bz2_codec"}, 415, {None}, id="charset_bz2"
         ),
+        pytest.param(
+            {"CONTENT_TYPE": "application/json; charset*=utf-8''a%00b"},
+            415,
+            {None},
+            id="charset_nul",
+        ),
     ],
 )
 def test_a_request_the_api_views_never_see(wsgi_app, curator_token, environ, status, attrs):

@@ -247,3 +247,17 @@ def test_an_outage_is_logged_once_as_a_warning(client, database_down, caplog):
         assert_unavailable(client.get(GROUPS))
     logged = [(r.name, r.levelname) for r in caplog.records if r.name != "cryptogroups.access"]
     assert logged == [("api.exceptions", "WARNING")]
+
+
+def test_an_app_server_refuses_to_start_with_a_rate_it_cannot_read():
+    result = subprocess.run(
+        [sys.executable, "-c", "import cryptogroups.wsgi"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "THROTTLE_ANON_RATE": "12/fortnight"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Rate limit 'anon'" in result.stderr
