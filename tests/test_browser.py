@@ -61,6 +61,18 @@ def dataset_left_in_place(django_db_blocker) -> Iterator[None]:
             call_command("load_dataset", verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def static_files_under_their_own_names(settings) -> None:
+    """The live server serves static files from the apps' folders (Django's
+    StaticFilesHandler), under their own names: pages must name them so, not by the hashed
+    copies a deployment collects and WhiteNoise serves (tests/test_production.py checks
+    those)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
