@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from bench import run
 from bench.run import HOST, free_port, get, git_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,7 @@ HISTORIES_PER_RESOURCE = 1
 DISCOVERY_PAGE = 100
 
 
-class LoadError(Exception):
+class LoadError(run.BenchError):
     """The run cannot go on: the message says why."""
 
 
@@ -82,61 +83,12 @@ def server_environment(port: int, redis_url: str | None) -> dict[str, str]:
     return env
 
 
-class Server:
-    """gunicorn with the production configuration, stopped on exit."""
-
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.env = env
-        self.port = port
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            prefix="load-gunicorn-", suffix=".log", delete=False
-        )
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise LoadError(f"gunicorn exited ({self.process.returncode}):\n{self.tail()}")
-            try:
-                if get(self.port, "/healthz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise LoadError(f"gunicorn did not answer within {timeout:.0f} s:\n{self.tail()}")
-
-    def workers(self) -> set[int]:
-        """The worker processes: the master's children."""
-        if self.process is None:
-            return set()
-        children = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                children.add(int(entry.name))
-        return children
+class Server(run.Server):
+    """gunicorn as bench.run starts it, with the production settings given, and what the
+    load run reads of it afterwards."""
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
-
-    def tail(self, lines: int = 30) -> str:
-        self.log.flush()
-        text = Path(self.log.name).read_text(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
 
     def boots(self) -> int:
         """How many workers gunicorn has started so far (a replaced worker adds one)."""
@@ -158,18 +110,6 @@ class Server:
             if isinstance(entry, dict) and entry.get("level") in ("ERROR", "CRITICAL"):
                 found.append(line)
         return found
-
-    def stop(self) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
 
 
 class PrivateRedis:
@@ -413,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     redis_url = redis_server.url if redis_server else os.environ.get("REDIS_URL") or None
     port = free_port()
     env = server_environment(port, redis_url)
-    server = Server(env, port)
+    server = Server(port, env)
 
     def terminate(signum, frame):
         raise SystemExit(128 + signum)
@@ -525,6 +465,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except LoadError as error:
+    except run.BenchError as error:
         print(f"load: {error}", file=sys.stderr)
         sys.exit(1)

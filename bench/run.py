@@ -162,10 +162,12 @@ def server_environment(port: int) -> dict[str, str]:
 
 
 class Server:
-    """gunicorn with the production configuration and bench.settings, stopped on exit."""
+    """gunicorn with the production configuration and bench.settings (or the environment
+    given), stopped on exit."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, env: dict[str, str] | None = None) -> None:
         self.port = port
+        self.env = env if env is not None else server_environment(port)
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
             prefix="bench-gunicorn-", suffix=".log", delete=False
         )
@@ -175,7 +177,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
             cwd=ROOT,
-            env=server_environment(self.port),
+            env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
