@@ -84,12 +84,28 @@ def user_api(db) -> APIClient:
     return token_client(User.objects.create_user("reader"))
 
 
+def restore_dataset() -> None:
+    """Put back what the migrations and the loader make, if Django emptied the tables."""
+    ensure_curators_group(Group, Permission)
+    models.DatasetVersion.objects.get_or_create(pk=1)
+    if not models.Organization.objects.exists():
+        call_command("load_dataset", verbosity=0)
+
+
 @pytest.fixture
 def committed_dataset(transactional_db, django_db_blocker):
     """For tests whose writes must really commit (a live server, several threads). Django
     empties every table after such a test, data migrations' rows included, so this puts back
     what the migrations and the loader make before the test."""
-    ensure_curators_group(Group, Permission)
-    models.DatasetVersion.objects.get_or_create(pk=1)
-    if not models.Organization.objects.exists():
-        call_command("load_dataset", verbosity=0)
+    restore_dataset()
+
+
+@pytest.fixture(scope="module")
+def dataset_left_in_place(django_db_blocker):
+    """For modules with transactional tests: puts the curated dataset back once Django has
+    emptied the database after them, so that tests run after the module in the same session,
+    or on a reused test database, find it. Module-scoped, so that it is torn down after the
+    tests' own database fixtures."""
+    yield
+    with django_db_blocker.unblock():
+        restore_dataset()

@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
-from django.core.management import call_command
+from django.contrib.auth.models import Group, User
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -28,7 +27,10 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from cryptogroups import models
-from cryptogroups.roles import CURATORS_GROUP, ensure_curators_group
+from cryptogroups.roles import CURATORS_GROUP
+
+# The module commits to the database: the curated dataset is put back after it.
+pytestmark = pytest.mark.usefixtures("dataset_left_in_place")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -45,20 +47,6 @@ SOURCE_SEARCH = "Crackdown on WeChat"
 
 CITATIONS = "cryptogroups-citation-content_type-object_id"
 NO_CITATION_ERROR = "cannot be published without at least one citation"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def dataset_left_in_place(django_db_blocker) -> Iterator[None]:
-    """Puts the curated dataset back once Django has emptied the database after the
-    transactional test, so that tests run after this module in the same session, or on a reused
-    test database, find it. Module-scoped, so that it is torn down after the test's own
-    database fixtures."""
-    yield
-    with django_db_blocker.unblock():
-        ensure_curators_group(Group, Permission)
-        models.DatasetVersion.objects.get_or_create(pk=1)
-        if not models.Organization.objects.exists():
-            call_command("load_dataset", verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -13,11 +13,10 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
@@ -27,10 +26,12 @@ from rest_framework.test import APIClient
 from api import changes
 from api.changes import decode_cursor
 from cryptogroups import models
-from cryptogroups.roles import ensure_curators_group
 from tests import factories as f
 from tests.conftest import token_client
 from tests.test_changes import read_feed, replay, writes
+
+# The module commits to the database: the curated dataset is put back after it.
+pytestmark = pytest.mark.usefixtures("dataset_left_in_place")
 
 RESOURCES = [
     "exchange-responses",
@@ -67,18 +68,6 @@ DOMAIN_MODELS = [
 #: Table Schema types, and the Data Package name pattern (Frictionless Data, v1).
 TABLE_TYPES = {"string", "integer", "number", "boolean", "date", "datetime", "array", "object"}
 NAME = re.compile(r"^[a-z0-9._-]+$")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def dataset_left_in_place(django_db_blocker) -> Iterator[None]:
-    """Puts the curated dataset back once Django has emptied the database after the
-    transactional test, for the tests that run after this module."""
-    yield
-    with django_db_blocker.unblock():
-        ensure_curators_group(Group, Permission)
-        models.DatasetVersion.objects.get_or_create(pk=1)
-        if not models.Organization.objects.exists():
-            call_command("load_dataset", verbosity=0)
 
 
 @pytest.fixture
