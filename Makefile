@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup data test lint check secrets audit schema schema-release sdk sdk-python sdk-typescript fuzz clean bench bench-smoke load
+.PHONY: run setup data audit-data test lint check secrets audit schema schema-release sdk sdk-python sdk-typescript fuzz clean bench bench-smoke load
 
 ## run: install, migrate, load the curated dataset and serve it at http://$(HOST):$(PORT)/
 run: data
@@ -24,6 +24,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 data: setup
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DEBUG=1 $(BIN)/python manage.py load_dataset
+
+## audit-data: load the curated dataset into a scratch SQLite database and audit its sourcing
+## (manage.py audit_dataset; the seed article's text, when it lies beside the project, is given
+## so that its verbatim quotes are checked against it)
+SEED_DIR ?= ../shared/seed
+SEED_TEXT = $(if $(wildcard $(SEED_DIR)/*.txt),--source-text star-2017-09-16-wechat-crackdown=$(SEED_DIR),)
+audit-data: setup
+	mkdir -p build
+	rm -f build/audit.sqlite3
+	DATABASE_URL=sqlite:///$(CURDIR)/build/audit.sqlite3 DEBUG=1 $(BIN)/python manage.py migrate --no-input -v 0
+	DATABASE_URL=sqlite:///$(CURDIR)/build/audit.sqlite3 DEBUG=1 $(BIN)/python manage.py load_dataset -v 0
+	DATABASE_URL=sqlite:///$(CURDIR)/build/audit.sqlite3 DEBUG=1 $(BIN)/python manage.py audit_dataset $(SEED_TEXT)
 
 ## test: run the test suite (SQLite by default; set DATABASE_URL for PostgreSQL).
 ## PYTEST_ARGS: more pytest arguments, e.g. PYTEST_ARGS='-m "not servers"'

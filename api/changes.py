@@ -147,7 +147,9 @@ def resources_of(obj: models.Model) -> Iterator[Key]:
         return
     if isinstance(obj, domain.Citation):
         if obj.content_type_id and obj.object_id:
-            yield ContentType.objects.get_for_id(obj.content_type_id).model_class(), obj.object_id
+            cited = ContentType.objects.get_for_id(obj.content_type_id).model_class()
+            if cited in RESOURCE_MODELS:  # a row the domain refuses never reaches the feed
+                yield cited, obj.object_id
         if obj.source_id:
             yield domain.Source, obj.source_id
         return
@@ -281,6 +283,8 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
                 continue
             seen.add((content_type_id, object_id))
             model = ContentType.objects.get_for_id(content_type_id).model_class()
+            if model not in RESOURCE_MODELS:
+                continue  # nothing the feed serves: dropped with the other pending rows
             record = model._default_manager.using(using).filter(pk=object_id).first()
             changed = record_change(model, content_type_id, object_id, record, using=using)
             appended += changed

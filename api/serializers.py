@@ -152,13 +152,24 @@ class CitationSerializer(ReadSerializer):
     field = serializers.CharField(
         source="field_name",
         allow_null=True,
-        help_text="The field or relation of the record this citation supports; null when it "
-        "supports the record as a whole.",
+        help_text="The name of the field of this record's representation that the citation "
+        "supports (for example `announced` or `issuers`); null when it supports the record as "
+        "a whole.",
     )
 
     class Meta:
         model = models.Citation
-        fields = ["source", "field", "quote", "verbatim", "support", "locator", "note"]
+        fields = [
+            "source",
+            "field",
+            "quote",
+            "verbatim",
+            "support",
+            "locator",
+            "note",
+            "checked_on",
+            "source_text",
+        ]
 
 
 def summary(model, view_name: str, label: str = "name") -> type[ReadSerializer]:
@@ -246,6 +257,7 @@ class SourceSerializer(ReadSerializer):
             "source_type",
             "language",
             "published",
+            "undated",
             "syndicated_from",
             "notes",
             "created_at",

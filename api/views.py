@@ -192,14 +192,21 @@ class ConditionalMixin:
 
     dataset_version: models.DatasetVersion | None = None
 
-    def etag(self, request, path: str | None = None) -> str:
+    def etag(self, request, path: str | None = None, media_type: str | None = None) -> str:
         """A representation changes only with the dataset's version, the URL and the media
         type, so those make its entity tag; no need to build the body to compare. The same
-        three give the same bytes, so the tag is a strong one (If-Match can use it)."""
-        path = path or request.get_full_path()
-        key = f"{path} {request.accepted_media_type}".encode()
+        three give the same bytes, so the tag is a strong one (If-Match can use it). A
+        record's detail is the same whatever publication statuses the request asks for, so
+        its tag leaves the query string out: the tag a write answers with is the tag the
+        next read of the record gives, and the one the next write's If-Match must name."""
+        if path is None:
+            path = request.path if self.is_detail_read() else request.get_full_path()
+        key = f"{path} {media_type or request.accepted_media_type}".encode()
         digest = hashlib.sha256(key).hexdigest()[:16]
         return f'"{self.dataset_version.counter}-{digest}"'
+
+    def is_detail_read(self) -> bool:
+        return getattr(self, "action", None) == "retrieve"
 
     def unchanged(self, request) -> HttpResponseBase | None:
         """A 304 when the client's copy is current (If-None-Match, If-Modified-Since); a 412
@@ -440,7 +447,7 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         with transaction.atomic():
             locked = self.lock_dataset()
             record = self.get_object()
-            self.check_if_match(request, locked)
+            self.check_if_match(request, locked, record)
             serializer = self.get_serializer(record, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
             record = serializer.save(reason=reason)
@@ -457,7 +464,7 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         with transaction.atomic():
             locked = self.lock_dataset()
             record = self.get_object()
-            self.check_if_match(request, locked)
+            self.check_if_match(request, locked, record)
             record._change_reason = reason
             if hard:
                 if not can_hard_delete(request.user, self.model):
@@ -504,9 +511,9 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         version = models.DatasetVersion.objects.select_for_update().filter(pk=1).first()
         return version or models.DatasetVersion.current()
 
-    def check_if_match(self, request, version: models.DatasetVersion) -> None:
-        """412 unless If-Match, when given, names the current version. Tags carry the
-        dataset's version, so any change since the client's read fails the check."""
+    def check_if_match(self, request, version: models.DatasetVersion, record) -> None:
+        """412 unless If-Match, when given, names the record's current entity tag exactly (as
+        a read of the record gives it, in any of the API's media types), or is ``*``."""
         header = request.headers.get("If-Match")
         if header is None:
             return
@@ -517,14 +524,17 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
             )
         if "*" in tags:
             return
-        for tag in tags:
-            counter = tag.strip('"').split("-", 1)[0]
-            if counter == str(version.counter):
-                return
-        raise PreconditionFailed(
-            "The record has changed since the version given in If-Match: read it again, "
-            "and apply your change to what it is now."
-        )
+        self.dataset_version = version
+        path = reverse(f"{self.basename}-detail", kwargs={"slug": record.slug})
+        current = {
+            self.etag(request, path=path, media_type=renderer.media_type)
+            for renderer in self.get_renderers()
+        }
+        if current.isdisjoint(tags):
+            raise PreconditionFailed(
+                "The record has changed since the version given in If-Match: read it again, "
+                "and apply your change to what it is now."
+            )
 
     def change_reason(self, request) -> str:
         reason = request.query_params.get("reason", "").strip()

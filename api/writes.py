@@ -302,12 +302,23 @@ class CitationInput(StrictMixin, serializers.ModelSerializer):
         allow_null=True,
         required=False,
         max_length=50,
-        help_text="The field or relation of the record it supports; null for the whole record.",
+        help_text="The name of the field of the record's representation it supports (one of "
+        "the record's fields, for example `announced`); null for the whole record.",
     )
 
     class Meta:
         model = domain.Citation
-        fields = ["source", "field", "quote", "verbatim", "support", "locator", "note"]
+        fields = [
+            "source",
+            "field",
+            "quote",
+            "verbatim",
+            "support",
+            "locator",
+            "note",
+            "checked_on",
+            "source_text",
+        ]
 
 
 class GroupExchangeInput(StrictMixin, serializers.ModelSerializer):
@@ -378,6 +389,29 @@ class WriteSerializer(StrictMixin, serializers.ModelSerializer):
         kwargs.pop("slug_field", None)
         kwargs["help_text"] = f"{kwargs.get('help_text') or 'The related record.'} By slug."
         return RecordRefField, kwargs
+
+    def to_internal_value(self, data):
+        attrs = super().to_internal_value(data)
+        if self.instance is not None and not self.partial and isinstance(data, dict):
+            # PUT replaces: a field left out takes its empty or default value, as it would on
+            # a create; it does not keep what the record held.
+            attrs = {**self.left_out(data), **attrs}
+        return attrs
+
+    def left_out(self, data: dict) -> dict[str, Any]:
+        """The values of the writable fields ``data`` leaves out, as a create would set them."""
+        model = self.Meta.model
+        values: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            if field.read_only or name in data:
+                continue
+            if isinstance(field, CompositeInput):
+                values.update(dict.fromkeys(field.model_fields()))
+            elif isinstance(field, serializers.ListSerializer | serializers.ManyRelatedField):
+                values[field.source] = []
+            else:
+                values[field.source] = model._meta.get_field(field.source).get_default()
+        return values
 
     # Names: which API field each model field is written through, to name errors.
     def api_names(self) -> dict[str, str]:
@@ -554,20 +588,26 @@ class WriteSerializer(StrictMixin, serializers.ModelSerializer):
         return before != {value.pk for value in values}
 
     def replace_rows(self, instance, name: str, rows: list[dict]) -> None:
-        """Keep the rows that are unchanged, delete the others, and add the new ones, so that
+        """Keep the rows that are unchanged, add the new ones and delete the others, so that
         the history shows only what changed. Rows that reads do not show (links to records
         that are not public) are kept; one given again is updated, not added twice."""
         row_model = NESTED_LISTS[name][0].Meta.model
         parent_key = NESTED_LISTS[name][1]
         wanted = [row_values(row_model, row) for row in rows]
         shown = list(getattr(instance, name).all())
+        gone = []
         for existing in shown:
             values = row_values(row_model, existing)
             if values in wanted:
                 wanted.remove(values)
                 continue
-            existing._change_reason = self.reason
-            existing.delete()
+            gone.append(existing)
+        if parent_key is not None:
+            # Link rows go first: a row given again with other values reuses its key.
+            for existing in gone:
+                existing._change_reason = self.reason
+                existing.delete()
+            gone = []
         hidden = (
             row_model._default_manager.filter(**{parent_key: instance}).exclude(
                 pk__in=[row.pk for row in shown]
@@ -592,6 +632,11 @@ class WriteSerializer(StrictMixin, serializers.ModelSerializer):
                 setattr(new, parent_key, instance)
             new._change_reason = self.reason
             new.save()
+        # Citations that go are deleted once the new ones are in: a published record is never
+        # left without a citation, not even between the two steps.
+        for existing in gone:
+            existing._change_reason = self.reason
+            existing.delete()
 
 
 def field_values(instance: models.Model) -> tuple:

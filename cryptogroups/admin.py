@@ -15,7 +15,9 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
 from .choices import PublicationStatus
-from .models.sources import validate_cited_field
+from .models.sources import refuse_uncited_publication, validate_cited_field
+
+admin.site.index_template = "admin/cryptogroups_index.html"
 
 
 class ChangeReasonForm(forms.ModelForm):
@@ -89,7 +91,17 @@ class CitationInline(GenericTabularInline):
     model = models.Citation
     formset = CitationFormSet
     extra = 0
-    fields = ["source", "field_name", "quote", "verbatim", "support", "locator", "note"]
+    fields = [
+        "source",
+        "field_name",
+        "quote",
+        "verbatim",
+        "support",
+        "locator",
+        "note",
+        "checked_on",
+        "source_text",
+    ]
     autocomplete_fields = ["source"]
 
 
@@ -197,12 +209,33 @@ class CitationAdmin(BaseAdmin):
         "field_name",
         "support",
         "verbatim",
+        "source_text",
+        "checked_on",
     ]
-    list_filter = ["support", "verbatim", "content_type"]
+    list_filter = ["support", "verbatim", "source_text", "content_type"]
     list_select_related = ["source", "content_type"]
     search_fields = ["quote", "note", "source__title"]
     autocomplete_fields = ["source"]
     readonly_fields = ["created_at", "updated_at"]
+
+    def get_deleted_objects(self, objs, request):
+        """A published record's last citation is protected: the delete page says so and
+        refuses, as it does for any protected object."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        protected = list(protected)
+        for citation in objs:
+            try:
+                refuse_uncited_publication(
+                    citation.content_type_id, citation.object_id, without=citation.pk
+                )
+            except ValidationError as error:
+                protected.extend(error.messages)
+        return deleted, counts, perms_needed, protected
+
+    def delete_queryset(self, request, queryset) -> None:
+        # One by one, so that each deletion goes through the model's own rule.
+        for citation in queryset:
+            citation.delete()
 
 
 @admin.register(models.Organization)
@@ -387,3 +420,27 @@ class ActionTargetAdmin(BaseAdmin):
     list_select_related = ["action", "exchange", "platform"]
     search_fields = ["action__title", "note"]
     autocomplete_fields = ["action", "exchange", "platform"]
+
+
+def audit_view(request):
+    """The data audit (cryptogroups.audit), as ``manage.py audit_dataset`` prints it, for
+    curators: what to fix before the data can be trusted."""
+    from collections import Counter
+
+    from django.template.response import TemplateResponse
+
+    from .audit import KINDS, audit
+
+    findings = audit()
+    counts = Counter(finding.kind for finding in findings)
+    sections = [
+        (kind, [f for f in findings if f.kind == kind]) for kind in KINDS if counts.get(kind)
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Data audit",
+        "findings": findings,
+        "counts": [(kind, counts.get(kind, 0)) for kind in KINDS],
+        "sections": sections,
+    }
+    return TemplateResponse(request, "admin/audit.html", context)

@@ -42,6 +42,13 @@ class Support(models.TextChoices):
     CONTRADICTS = "contradicts", "Contradicts"
 
 
+class SourceText(models.TextChoices):
+    """Whether a citation was checked against its source's own text, and what was found."""
+
+    READ = "read", "Read: the quote and the support were checked against the source's text"
+    NOT_FOUND = "not_found", "Not found: no copy of the source's text could be read"
+
+
 class SourceType(models.TextChoices):
     NEWS = "news", "News article"
     WIRE_SYNDICATION = "wire_syndication", "Syndicated wire story"

@@ -346,6 +346,7 @@ ENUM_CHOICES = [
     "PlatformType",
     "PublicationStatus",
     "ResponseType",
+    "SourceText",
     "SourceType",
     "Support",
     "TargetCategory",

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from api.health import healthz, readyz
 from api.views import RedocView, SchemaView, SwaggerView
+from cryptogroups.admin import audit_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("admin/audit/", admin.site.admin_view(audit_view), name="data-audit"),
     path("admin/", admin.site.urls),
 ]
 

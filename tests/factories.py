@@ -38,6 +38,7 @@ def cite(record, *, field_name: str | None = None, **fields) -> models.Citation:
         "object_id": record.pk,
         "field_name": field_name,
         "quote": "A quote.",
+        "verbatim": False,
         "support": "stated",
     }
     return models.Citation.objects.create(**{**defaults, **fields})

@@ -289,6 +289,8 @@ def citation_row(source, **fields) -> dict:
         "support": "stated",
         "locator": "",
         "note": "",
+        "checked_on": "2026-12-04",
+        "source_text": "read",
         **fields,
     }
 

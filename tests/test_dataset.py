@@ -44,6 +44,10 @@ def fixture_rows() -> list[dict]:
 
 
 def test_fixtures_load_into_an_empty_database():
+    # Records that point at records of their own kind let go first.
+    models.Organization.objects.update(parent=None)
+    models.RegulatoryAction.objects.update(supersedes=None)
+    models.Source.objects.update(syndicated_from=None)
     for model in [
         models.Citation,
         models.ActionIssuer,

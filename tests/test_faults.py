@@ -102,7 +102,13 @@ NEW_ORGANIZATION = {
     "country": "CN",
     "publication_status": "published",
     "citations": [
-        {"source": "scmp-btcchina-halt", "field": None, "quote": "A quote.", "support": "stated"}
+        {
+            "source": "scmp-btcchina-halt",
+            "field": None,
+            "quote": "A quote.",
+            "verbatim": False,
+            "support": "stated",
+        }
     ],
 }
 

@@ -1199,11 +1199,19 @@ def test_detail_returns_the_record_by_slug(api, resource):
 def test_detail_lists_citations_with_their_source(api, resource):
     record = FACTORIES[resource]()
     source = f.source(publisher="Citing Test Press")
-    cite(record, source=source, quote="Whole record.")
     cite(
         record,
         source=source,
-        field_name="slug",
+        quote="Whole record.",
+        verbatim=True,
+        checked_on=datetime.date(2026, 12, 4),
+        source_text="read",
+    )
+    field = type(record).cited_fields[-1]
+    cite(
+        record,
+        source=source,
+        field_name=field,
         quote="A paraphrase.",
         verbatim=False,
         support="implied",
@@ -1220,6 +1228,7 @@ def test_detail_lists_citations_with_their_source(api, resource):
         "document_url": source.url,
         "url": f"{BASE}/sources/{source.slug}/",
     }
+    assert field in body
     assert body["citations"] == [
         {
             "source": source_json,
@@ -1229,15 +1238,19 @@ def test_detail_lists_citations_with_their_source(api, resource):
             "support": "stated",
             "locator": "",
             "note": "",
+            "checked_on": "2026-12-04",
+            "source_text": "read",
         },
         {
             "source": source_json,
-            "field": "slug",
+            "field": field,
             "quote": "A paraphrase.",
             "verbatim": False,
             "support": "implied",
             "locator": "para. 3",
             "note": "Read in print.",
+            "checked_on": None,
+            "source_text": None,
         },
     ]
 

@@ -1040,7 +1040,14 @@ def test_the_changes_feed_never_names_a_hidden_record():
         **creatable("groups", f"{MARKER}-group-written"),
         "platform": HIDDEN["platforms"][0],
         "publication_status": "published",
-        "citations": [{"source": existing("sources"), "quote": "Quoted.", "support": "stated"}],
+        "citations": [
+            {
+                "source": existing("sources"),
+                "quote": "Quoted.",
+                "verbatim": False,
+                "support": "stated",
+            }
+        ],
     }
     written = deleter.post(f"/api/v1/groups/?reason={REASON}", group, format="json")
     assert written.status_code == 201, written.content

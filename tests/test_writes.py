@@ -45,7 +45,13 @@ RESOURCES = {
     "migrations": (models.Migration, "wechat-to-telegram-2017", "description"),
     "regulatory-actions": (models.RegulatoryAction, "cn-2017-ico-ban", "summary"),
 }
-CITATION = {"source": "scmp-btcchina-halt", "field": None, "quote": "A quote.", "support": "stated"}
+CITATION = {
+    "source": "scmp-btcchina-halt",
+    "field": None,
+    "quote": "A quote.",
+    "verbatim": False,
+    "support": "stated",
+}
 ORG = {"slug": "valid-org", "name": "Valid", "org_type": "regulator"}
 
 

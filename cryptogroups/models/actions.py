@@ -20,8 +20,10 @@ from .base import (
     choice_constraint,
     country_constraint,
     country_field,
+    no_self_reference,
     partial_date,
     partial_date_constraints,
+    refuse_cycle,
     track_history,
 )
 
@@ -83,6 +85,25 @@ class RegulatoryAction(Record):
         help_text="The authorities that issued the action.",
     )
 
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "title",
+        "official_title",
+        "native_title",
+        "document_number",
+        "action_type",
+        "status",
+        "status_as_of",
+        "jurisdiction",
+        "subdivision",
+        "announced",
+        "effective",
+        "issuers",
+        "targets",
+        "supersedes",
+        "summary",
+    )
+
     history = track_history()
 
     class Meta:
@@ -103,7 +124,12 @@ class RegulatoryAction(Record):
             *partial_date_constraints("status_as_of"),
             *partial_date_constraints("announced"),
             *partial_date_constraints("effective"),
+            no_self_reference("supersedes"),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        refuse_cycle(self, "supersedes", "an action would supersede itself")
 
 
 class ActionIssuer(models.Model):

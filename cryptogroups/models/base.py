@@ -104,6 +104,10 @@ class Record(TimeStamped):
     )
     citations = GenericRelation("cryptogroups.Citation")
 
+    #: The fields of the API representation that a citation can name in ``field_name``; each
+    #: model lists its own (the API's serializers are tested to offer the same names).
+    cited_fields: tuple[str, ...] = ()
+
     objects = RecordQuerySet.as_manager()
 
     class Meta:
@@ -118,6 +122,36 @@ class Record(TimeStamped):
 
     def __str__(self) -> str:
         return getattr(self, "name", None) or getattr(self, "title", None) or self.slug
+
+
+def refuse_cycle(instance: models.Model, field: str, what: str) -> None:
+    """Refuse a self-reference through ``field``, or a chain through it that comes back to
+    ``instance`` (A → B → A): an organisation cannot be its own ancestor, an action cannot
+    supersede itself, a source cannot be a copy of itself."""
+    from django.core.exceptions import ValidationError
+
+    attname = instance._meta.get_field(field).attname
+    seen = {instance.pk} if instance.pk is not None else set()
+    target = getattr(instance, attname)
+    manager = type(instance)._default_manager
+    steps = 0
+    while target is not None:
+        if target in seen:
+            raise ValidationError({field: f"This would make a cycle: {what}."})
+        seen.add(target)
+        target = manager.filter(pk=target).values_list(attname, flat=True).first()
+        steps += 1
+        if steps > 10_000:  # a cycle already stored elsewhere in the chain
+            raise ValidationError({field: f"The chain through {field} does not end."})
+
+
+def no_self_reference(field: str) -> models.CheckConstraint:
+    """The database's half of :func:`refuse_cycle`: a row never points at itself."""
+    return models.CheckConstraint(
+        condition=~Q(**{field: models.F("pk")}),
+        name=f"%(app_label)s_%(class)s_{field}_not_self",
+        violation_error_message=f"A record cannot name itself in {field}.",
+    )
 
 
 def partial_date(label: str, *, what: str) -> tuple[models.Field, models.Field, models.Field]:

@@ -64,6 +64,23 @@ class Exchange(Record):
     wikidata_qid = wikidata_field()
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "name",
+        "native_name",
+        "exchange_type",
+        "operator",
+        "country",
+        "city",
+        "founded",
+        "status",
+        "status_as_of",
+        "website",
+        "coingecko_id",
+        "wikidata_qid",
+        "description",
+    )
+
     history = track_history()
 
     class Meta:
@@ -106,6 +123,17 @@ class ExchangeResponse(Record):
         "effective", what="Date it took effect"
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "exchange",
+        "response_type",
+        "actions",
+        "jurisdiction",
+        "announced",
+        "effective",
+        "description",
+    )
 
     history = track_history(m2m_fields=["actions"])
 

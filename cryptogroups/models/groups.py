@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -69,6 +70,21 @@ class Group(Record):
         help_text="Exchanges the group is about or is run for.",
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "name",
+        "platform",
+        "group_type",
+        "language",
+        "is_aggregate",
+        "aggregate_count",
+        "member_count",
+        "status",
+        "status_as_of",
+        "exchanges",
+        "description",
+    )
 
     history = track_history()
 
@@ -187,6 +203,19 @@ class Migration(Record):
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "title",
+        "from_platform",
+        "to_platform",
+        "from_group",
+        "to_group",
+        "started",
+        "scale",
+        "drivers",
+        "description",
+    )
+
     history = track_history(m2m_fields=["drivers"])
 
     class Meta:
@@ -199,3 +228,22 @@ class Migration(Record):
                 name="%(app_label)s_%(class)s_platforms_differ",
             ),
         ]
+
+    def clean(self) -> None:
+        """The groups named are on the platforms named: people leave ``from_group`` on
+        ``from_platform`` and join ``to_group`` on ``to_platform``."""
+        super().clean()
+        errors = {}
+        for end in ("from", "to"):
+            group_id = getattr(self, f"{end}_group_id")
+            platform_id = getattr(self, f"{end}_platform_id")
+            if group_id is None or platform_id is None:
+                continue
+            on = Group._default_manager.filter(pk=group_id).values_list("platform", flat=True)
+            if on.first() not in (None, platform_id):
+                errors[f"{end}_group"] = (
+                    f"This group is on another platform than {end}_platform; name a group on "
+                    f"{end}_platform, or none."
+                )
+        if errors:
+            raise ValidationError(errors)

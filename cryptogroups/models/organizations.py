@@ -8,7 +8,15 @@ from django.db.models import Q
 
 from cryptogroups.choices import OrganizationType
 
-from .base import Record, choice_constraint, country_constraint, country_field, track_history
+from .base import (
+    Record,
+    choice_constraint,
+    country_constraint,
+    country_field,
+    no_self_reference,
+    refuse_cycle,
+    track_history,
+)
 
 validate_wikidata_qid = RegexValidator(r"^Q[1-9][0-9]*$", "A Wikidata item id looks like Q42.")
 
@@ -57,6 +65,19 @@ class Organization(Record):
     wikidata_qid = wikidata_field()
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "name",
+        "native_name",
+        "org_type",
+        "country",
+        "hq_city",
+        "parent",
+        "website",
+        "wikidata_qid",
+        "description",
+    )
+
     history = track_history()
 
     class Meta:
@@ -66,4 +87,9 @@ class Organization(Record):
             choice_constraint("org_type", OrganizationType),
             country_constraint("country"),
             wikidata_constraint(),
+            no_self_reference("parent"),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        refuse_cycle(self, "parent", "an organisation would belong to itself")

@@ -58,6 +58,19 @@ class Platform(Record):
     wikidata_qid = wikidata_field()
     description = models.TextField(blank=True, help_text="A short, cited description.")
 
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "name",
+        "platform_type",
+        "operator",
+        "origin_country",
+        "encryption",
+        "users",
+        "website",
+        "wikidata_qid",
+        "description",
+    )
+
     history = track_history()
 
     class Meta:
@@ -100,6 +113,17 @@ class PlatformAvailability(Record):
         max_length=300, blank=True, help_text="How users reach it anyway, if the sources say."
     )
     description = models.TextField(blank=True, help_text="A short, cited description.")
+
+    #: The fields of the API representation a citation can name (see Citation.field_name).
+    cited_fields = (
+        "platform",
+        "jurisdiction",
+        "status",
+        "since",
+        "until",
+        "workaround",
+        "description",
+    )
 
     history = track_history()
 

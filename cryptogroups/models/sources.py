@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from cryptogroups.choices import SourceType, Support
+from cryptogroups.choices import SourceText, SourceType, Support
 
 from .base import (
     TimeStamped,
     choice_constraint,
     language_constraint,
     language_field,
+    no_self_reference,
     partial_date,
     partial_date_constraints,
+    refuse_cycle,
     slug_constraint,
     track_history,
+)
+
+#: The models whose records are cited (content type model names): every kind of record.
+CITED_MODEL_NAMES = (
+    "organization",
+    "platform",
+    "platformavailability",
+    "exchange",
+    "exchangeresponse",
+    "group",
+    "migration",
+    "regulatoryaction",
 )
 
 
@@ -49,6 +63,11 @@ class Source(TimeStamped):
     published_date, published_precision, published_qualifier = partial_date(
         "published", what="Publication date"
     )
+    undated = models.BooleanField(
+        default=False,
+        help_text="True when the document as read shows no publication date (the date is then "
+        "empty); false when it shows one, which the publication date gives.",
+    )
     syndicated_from = models.ForeignKey(
         "self",
         null=True,
@@ -71,10 +90,21 @@ class Source(TimeStamped):
             language_constraint("language"),
             *partial_date_constraints("published"),
             models.CheckConstraint(condition=~Q(url=""), name="%(app_label)s_%(class)s_url_set"),
+            no_self_reference("syndicated_from"),
+            models.CheckConstraint(
+                condition=Q(undated=False) | Q(published_date__isnull=True),
+                name="%(app_label)s_%(class)s_undated_has_no_date",
+                violation_error_message="A source the page shows no date for has no publication "
+                "date: clear the date, or untick undated.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.publisher})"
+
+    def clean(self) -> None:
+        super().clean()
+        refuse_cycle(self, "syndicated_from", "a source would be a copy of itself")
 
 
 class Citation(TimeStamped):
@@ -87,7 +117,10 @@ class Citation(TimeStamped):
         help_text="The source that supports the fact.",
     )
     content_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, help_text="Kind of the cited record."
+        ContentType,
+        on_delete=models.PROTECT,
+        limit_choices_to=Q(app_label="cryptogroups", model__in=CITED_MODEL_NAMES),
+        help_text="Kind of the cited record.",
     )
     object_id = models.PositiveBigIntegerField(help_text="Primary key of the cited record.")
     record = GenericForeignKey("content_type", "object_id")
@@ -95,8 +128,8 @@ class Citation(TimeStamped):
         max_length=50,
         null=True,
         blank=True,
-        help_text="The field or relation of the record this citation supports; "
-        "null when it supports the record as a whole.",
+        help_text="The field of the record's API representation this citation supports (for "
+        "example 'announced' or 'issuers'); null when it supports the record as a whole.",
     )
     quote = models.CharField(
         max_length=500,
@@ -104,9 +137,8 @@ class Citation(TimeStamped):
         "its exact words when verbatim is true, a close paraphrase otherwise.",
     )
     verbatim = models.BooleanField(
-        default=True,
-        help_text="True when the quote is the source's exact words; false for a paraphrase of a "
-        "source whose text was not at hand.",
+        help_text="True when the quote is the source's exact words, copied from its text; false "
+        "for a close paraphrase. There is no default: whoever cites says which."
     )
     locator = models.CharField(
         max_length=100, blank=True, help_text="Where in the source the quote is, if useful."
@@ -117,6 +149,21 @@ class Citation(TimeStamped):
         help_text="Whether the source states the fact, only implies it, or contradicts it.",
     )
     note = models.TextField(blank=True, help_text="Curators' remark on how the quote supports it.")
+    checked_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When the quote and the support were last checked against the source's own "
+        "text; null if they never were.",
+    )
+    source_text = models.CharField(  # noqa: DJ001 - null while the citation is unchecked
+        max_length=9,
+        choices=SourceText.choices,
+        null=True,
+        blank=True,
+        help_text="What the check found: 'read' when the source's text was read and the quote "
+        "checked against it; 'not_found' when no copy of the text could be read (the note says "
+        "what was searched). Null while unchecked.",
+    )
 
     history = track_history()
 
@@ -131,6 +178,22 @@ class Citation(TimeStamped):
             models.CheckConstraint(
                 condition=~Q(field_name=""), name="%(app_label)s_%(class)s_field_name_not_blank"
             ),
+            choice_constraint("source_text", SourceText),
+            models.CheckConstraint(
+                condition=Q(checked_on__isnull=True, source_text__isnull=True)
+                | Q(checked_on__isnull=False, source_text__isnull=False),
+                name="%(app_label)s_%(class)s_checked_with_outcome",
+                violation_error_message="A check has a date and an outcome, or neither.",
+            ),
+            models.CheckConstraint(
+                # source_text IS NOT NULL: a CHECK passes on NULL, and an unchecked quote
+                # must not.
+                condition=Q(verbatim=False)
+                | Q(source_text__isnull=False, source_text=SourceText.READ),
+                name="%(app_label)s_%(class)s_verbatim_read",
+                violation_error_message="A quote can be verbatim only when it was checked against "
+                "the source's text (source_text 'read').",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -139,16 +202,81 @@ class Citation(TimeStamped):
     def clean(self) -> None:
         super().clean()
         if self.content_type_id:
-            validate_cited_field(self.content_type.model_class(), self.field_name)
+            validate_citation_target(self.content_type, self.object_id, self.field_name)
+        stored = getattr(self, "_stored_target", None)
+        if stored is not None and stored != (self.content_type_id, self.object_id):
+            refuse_uncited_publication(*stored, without=self.pk)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # What the citation pointed at when read, to see a move away from it in clean().
+        instance._stored_target = (instance.content_type_id, instance.object_id)
+        return instance
+
+    def delete(self, *args, **kwargs):
+        refuse_uncited_publication(self.content_type_id, self.object_id, without=self.pk)
+        return super().delete(*args, **kwargs)
+
+
+def refuse_uncited_publication(content_type_id: int, object_id: int, *, without: int) -> None:
+    """A published record keeps at least one citation, whatever takes one away from it (a
+    deletion, or a citation moved to another record): refuse to take its last one."""
+    from .base import Record
+
+    model = ContentType.objects.get_for_id(content_type_id).model_class()
+    if model is None or not issubclass(model, Record):
+        return
+    record = model._default_manager.filter(pk=object_id, publication_status="published").first()
+    if record is None:
+        return
+    others = Citation.objects.filter(content_type_id=content_type_id, object_id=object_id)
+    if not others.exclude(pk=without).exists():
+        raise ValidationError(
+            f"{model._meta.verbose_name.capitalize()} '{record}' is published and this is its "
+            "last citation: add another citation first, or retract the record."
+        )
+
+
+def cited_model(content_type: ContentType) -> type[models.Model]:
+    """The model a content type names, if citations may point at it; a ValidationError else."""
+    from .base import Record
+
+    model = content_type.model_class()
+    if model is None or not issubclass(model, Record) or model._meta.abstract:
+        raise ValidationError(
+            {
+                "content_type": f"{content_type.app_label}.{content_type.model} records are not "
+                "cited; a citation points at an organisation, platform, availability, exchange, "
+                "exchange response, group, migration or regulatory action."
+            }
+        )
+    return model
+
+
+def validate_citation_target(
+    content_type: ContentType, object_id: int | None, field_name: str | None
+) -> None:
+    """A citation points at an existing record of a cited model, and at one of the fields of
+    its API representation (or at the whole record)."""
+    model = cited_model(content_type)
+    validate_cited_field(model, field_name)
+    if object_id is not None and not model._default_manager.filter(pk=object_id).exists():
+        raise ValidationError(
+            {"object_id": f"There is no {model._meta.verbose_name} with id {object_id}."}
+        )
 
 
 def validate_cited_field(model: type[models.Model], field_name: str | None) -> None:
-    """Refuse a citation of a field or relation the cited model does not have."""
+    """Refuse a citation of a field its record's API representation does not have."""
     if not field_name:
         return
-    try:
-        model._meta.get_field(field_name)
-    except FieldDoesNotExist:
+    allowed = getattr(model, "cited_fields", ())
+    if field_name not in allowed:
         raise ValidationError(
-            {"field_name": f"{model.__name__} has no field {field_name!r}."}
-        ) from None
+            {
+                "field_name": f"{model.__name__} has no field {field_name!r} to cite; one of: "
+                + ", ".join(allowed)
+                + "."
+            }
+        )

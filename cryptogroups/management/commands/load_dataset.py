@@ -12,15 +12,16 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from cryptogroups.dataset import fixture_paths, uncited_records
+from cryptogroups.dataset import fixture_paths, invalid_rows, uncited_records
 
 REASON = "Loaded from the curated dataset (fixtures/)."
 
 
 class Command(BaseCommand):
     help = (
-        "Load the curated dataset from fixtures/ in one transaction, refuse it if any record "
-        "lacks a citation, and add an entry to the history of every record it loaded."
+        "Load the curated dataset from fixtures/ in one transaction, refuse it if any row breaks "
+        "its model's validation or any record lacks a citation, and add an entry to the history "
+        "of every record it loaded."
     )
 
     def handle(self, *args, **options) -> None:
@@ -35,6 +36,9 @@ class Command(BaseCommand):
                 for label in {row["model"] for row in rows}
             }
             call_command("loaddata", *map(str, paths), verbosity=options["verbosity"])
+            invalid = list(invalid_rows(rows))
+            if invalid:
+                raise CommandError("Rows that break the data's rules:\n" + "\n".join(invalid))
             missing = [f"{type(r).__name__} {r.slug}" for r in uncited_records()]
             if missing:
                 raise CommandError("Records without a citation: " + ", ".join(missing))
