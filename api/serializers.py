@@ -154,7 +154,8 @@ class CitationSerializer(ReadSerializer):
         allow_null=True,
         help_text="The name of the field of this record's representation that the citation "
         "supports (for example `announced` or `issuers`); null when it supports the record as "
-        "a whole.",
+        "a whole. The names each resource takes are its `<Resource>CitedFieldEnum` (the same "
+        "list a write's citations accept).",
     )
 
     class Meta:

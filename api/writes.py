@@ -370,6 +370,19 @@ class ActionTargetInput(StrictMixin, serializers.ModelSerializer):
         fields = ["category", "exchange", "platform", "effect", "note"]
 
 
+def citation_input(model) -> type[CitationInput]:
+    """The citations of one resource as written: ``field`` takes that resource's field names."""
+    field = serializers.ChoiceField(
+        choices=list(model.cited_fields),
+        source="field_name",
+        allow_null=True,
+        required=False,
+        help_text=CitationInput._declared_fields["field"].help_text,
+    )
+    attributes = {"field": field, "__doc__": CitationInput.__doc__, "__module__": __name__}
+    return type(f"{model.__name__}CitationInput", (CitationInput,), attributes)
+
+
 #: Nested lists a write replaces as a whole: the input shape and the rows' key to the record.
 NESTED_LISTS = {
     "citations": (CitationInput, None),
@@ -739,7 +752,7 @@ def write_serializer(read_serializer: type[serializers.ModelSerializer]) -> type
         elif isinstance(field, read.PartialDateSerializer):
             declared[name] = PartialDateInput(field.prefix, help_text=help_text)
         elif name == "citations":
-            declared[name] = CitationInput(
+            declared[name] = citation_input(model)(
                 many=True,
                 required=False,
                 help_text="The sources that support the record; replaces the list when given.",

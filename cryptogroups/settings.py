@@ -372,6 +372,20 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         **{f"{name}Enum": f"cryptogroups.choices.{name}" for name in ENUM_CHOICES},
+        # The fields a citation of each resource can name (its representation's fields).
+        **{
+            f"{name}CitedFieldEnum": f"cryptogroups.citable.{name}"
+            for name in [
+                "Organization",
+                "Platform",
+                "PlatformAvailability",
+                "Exchange",
+                "ExchangeResponse",
+                "Group",
+                "Migration",
+                "RegulatoryAction",
+            ]
+        },
         **{
             name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
             for name in ["ValidationErrorEnum", "ClientErrorEnum", "ServerErrorEnum"]

@@ -398,3 +398,35 @@ def test_the_loader_refuses_a_row_that_breaks_a_domain_rule(tmp_path, settings, 
     with pytest.raises(CommandError, match="cycle"):
         call_command("load_dataset", verbosity=0)
     assert models.Organization.objects.get(slug="cac").parent is None
+
+
+# --- The cited fields are the representation's fields -------------------------------------
+
+
+#: Fields of a representation that are not facts to cite: bookkeeping, and lists of other
+#: resources' records (cited on those records).
+NOT_CITED = {"slug", "url", "publication_status", "citations", "created_at", "updated_at"}
+OTHER_RECORDS = {"responses", "availabilities"}
+
+
+def test_each_models_cited_fields_are_its_representations_fields():
+    from api.changes import viewsets_by_model
+    from cryptogroups.dataset import CITED_MODELS
+
+    for model in CITED_MODELS:
+        serializer = viewsets_by_model()[model].serializer_class
+        shown = set(serializer.Meta.fields) - NOT_CITED - OTHER_RECORDS
+        assert set(model.cited_fields) == shown, model.__name__
+
+
+def test_the_schema_lists_the_fields_a_citation_can_name(api):
+    import yaml
+
+    schema = yaml.safe_load(api.get("/api/schema/").content)
+    components = schema["components"]["schemas"]
+    for name in ("Organization", "Exchange", "RegulatoryAction", "Group"):
+        model = getattr(models, name)
+        assert components[f"{name}CitedFieldEnum"]["enum"] == list(model.cited_fields)
+        field = components[f"{name}CitationInputRequest"]["properties"]["field"]
+        refs = [branch.get("$ref", "") for branch in field["oneOf"]]
+        assert f"#/components/schemas/{name}CitedFieldEnum" in refs
