@@ -74,6 +74,8 @@ CITATION_COLUMNS = (
     "support",
     "locator",
     "note",
+    "checked_on",
+    "source_text",
 )
 
 
@@ -213,7 +215,8 @@ def represent(rows: list[dict], base: str) -> list[dict]:
         .values_list(*CITATION_COLUMNS)
     )
     for row in cited:
-        group_id, slug, title, publisher, url, field, quote, verbatim, support, locator, note = row
+        group_id, slug, title, publisher, url, field, quote, verbatim, *rest = row
+        support, locator, note, checked_on, source_text = rest
         citations[group_id].append(
             {
                 "source": {
@@ -229,6 +232,8 @@ def represent(rows: list[dict], base: str) -> list[dict]:
                 "support": support,
                 "locator": locator,
                 "note": note,
+                "checked_on": checked_on.isoformat() if checked_on else None,
+                "source_text": source_text,
             }
         )
     return [group_dict(row, base, exchanges[row["id"]], citations[row["id"]]) for row in rows]

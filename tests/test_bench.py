@@ -70,7 +70,8 @@ def test_each_platform_filter(bench):
     assert platforms
     for slug in platforms:
         assert_same_bytes(bench, f"?platform={slug}&page_size=100")
-        assert_same_bytes(bench, f"?page_size=2&platform={slug}&page=2")
+        if models.Group.objects.public().filter(platform__slug=slug).count() > 2:
+            assert_same_bytes(bench, f"?page_size=2&platform={slug}&page=2")
 
 
 def test_each_group_in_detail(bench):
