@@ -12,7 +12,7 @@ from typing import Any
 from django.db import models
 from rest_framework import serializers
 
-from cryptogroups.choices import HistoryType
+from cryptogroups.choices import HistoryType, PublicationStatus
 from cryptogroups.models import RecordQuerySet
 
 HISTORY_TYPES = {"+": HistoryType.CREATED, "~": HistoryType.CHANGED, "-": HistoryType.DELETED}
@@ -51,11 +51,17 @@ class HistoryEntrySerializer(serializers.Serializer):
     changes = FieldChangeSerializer(many=True, help_text="Each field that changed.")
 
 
-def history_entries(record: models.Model) -> list[dict[str, Any]]:
-    """The record's history, newest first, each entry with its field-level changes."""
+def history_entries(record: models.Model, *, published_only: bool) -> list[dict[str, Any]]:
+    """The record's history, newest first, each entry with its field-level changes.
+
+    ``published_only``: the public's history, made of the record's published states alone,
+    each compared with the published state before it; what the record held as a draft or
+    while retracted, and the reasons given then, are the curators' to see."""
     rows = list(
         record.history.select_related("history_user").order_by("history_date", "history_id")
     )
+    if published_only and hasattr(record, "publication_status"):
+        rows = [row for row in rows if row.publication_status == PublicationStatus.PUBLISHED]
     slugs = SlugLookup(type(record))
     entries, previous = [], None
     for row in rows:

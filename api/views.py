@@ -580,7 +580,9 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         filters=False,
         responses=HistoryEntrySerializer(many=True),
         description="The record's history, newest first: each change with its date, curator, "
-        "reason and the fields it changed.",
+        "reason and the fields it changed. The public history shows the record's published "
+        "states only, each compared with the one before; curators asking with "
+        "`publication_status` see every change, drafts included.",
     )
     @action(detail=True, filter_backends=[])
     def history(self, request, slug: str, format: str | None = None) -> Response:
@@ -588,7 +590,8 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         self.check_page_parameters(request)
         if unchanged := self.unchanged(request):
             return unchanged
-        page = self.paginate_queryset(history_entries(record))
+        published_only = self.statuses == {PUBLISHED}
+        page = self.paginate_queryset(history_entries(record, published_only=published_only))
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 
     def allowed_query_parameters(self) -> dict[str, bool]:

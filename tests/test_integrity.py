@@ -430,3 +430,48 @@ def test_the_schema_lists_the_fields_a_citation_can_name(api):
         field = components[f"{name}CitationInputRequest"]["properties"]["field"]
         refs = [branch.get("$ref", "") for branch in field["oneOf"]]
         assert f"#/components/schemas/{name}CitedFieldEnum" in refs
+
+
+# --- Public history shows published states only ---------------------------------------------
+
+
+def test_the_public_history_shows_published_states_only(api, curator_api):
+    created = curator_api.post(
+        url("organizations", reason="a secret draft reason"),
+        {
+            "slug": "history-draft",
+            "name": "Working title",
+            "org_type": "company",
+            "hq_city": "Draft city",
+            "citations": [CITATION],
+        },
+        "json",
+    )
+    assert created.status_code == 201, created.content
+    published = curator_api.patch(
+        url("organizations", "history-draft", reason="Publish it"),
+        {"name": "Final name", "hq_city": "", "publication_status": "published"},
+        "json",
+    )
+    assert published.status_code == 200, published.content
+    curator_api.patch(
+        url("organizations", "history-draft", reason="Add the city"), {"hq_city": "Beijing"}, "json"
+    )
+
+    public = api.get("/api/v1/organizations/history-draft/history/").json()["results"]
+    text = json.dumps(public)
+    assert [entry["reason"] for entry in public] == ["Add the city", "Publish it"]
+    assert "Working title" not in text
+    assert "Draft city" not in text
+    assert "secret draft reason" not in text
+    first = {change["field"]: change["new"] for change in public[-1]["changes"]}
+    assert first["name"] == "Final name"
+    assert public[0]["changes"] == [{"field": "hq_city", "old": "", "new": "Beijing"}]
+
+    full = curator_api.get(
+        "/api/v1/organizations/history-draft/history/"
+        "?publication_status=published&publication_status=draft"
+    )
+    assert full.status_code == 200, full.content
+    reasons = [entry["reason"] for entry in full.json()["results"]]
+    assert reasons == ["Add the city", "Publish it", "a secret draft reason"]
