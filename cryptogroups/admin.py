@@ -18,6 +18,9 @@ from .choices import PublicationStatus
 from .models.sources import refuse_uncited_publication, validate_cited_field
 
 admin.site.index_template = "admin/cryptogroups_index.html"
+admin.site.site_header = "cryptogroups curation"
+admin.site.site_title = "cryptogroups curation"
+admin.site.index_title = "The dataset"
 
 
 class ChangeReasonForm(forms.ModelForm):
@@ -87,22 +90,58 @@ class CitationFormSet(BaseGenericInlineFormSet):
                 )
 
 
+CITATION_FIELDS = [
+    "source",
+    "field_name",
+    "quote",
+    "verbatim",
+    "support",
+    "locator",
+    "note",
+    "checked_on",
+    "source_text",
+]
+
+
+class CitationForm(forms.ModelForm):
+    """A citation as curators edit it: the quote and note as readable text areas."""
+
+    class Meta:
+        model = models.Citation
+        fields = CITATION_FIELDS
+        widgets = {
+            "quote": forms.Textarea(attrs={"rows": 3, "cols": 40}),
+            "note": forms.Textarea(attrs={"rows": 2, "cols": 30}),
+            "locator": forms.TextInput(attrs={"size": 10}),
+        }
+
+
+def cited_field_choice(model) -> forms.TypedChoiceField:
+    """``field_name`` as a choice among the record's API fields (empty: the whole record)."""
+    return forms.TypedChoiceField(
+        choices=[("", "(the whole record)"), *((name, name) for name in model.cited_fields)],
+        required=False,
+        empty_value=None,
+        label="Field",
+        help_text="The field of the record's API representation the quote supports.",
+    )
+
+
 class CitationInline(GenericTabularInline):
     model = models.Citation
+    form = CitationForm
     formset = CitationFormSet
     extra = 0
-    fields = [
-        "source",
-        "field_name",
-        "quote",
-        "verbatim",
-        "support",
-        "locator",
-        "note",
-        "checked_on",
-        "source_text",
-    ]
+    fields = CITATION_FIELDS
     autocomplete_fields = ["source"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        form = type(
+            "CitationForm",
+            (CitationForm,),
+            {"field_name": cited_field_choice(self.parent_model), "__module__": __name__},
+        )
+        return super().get_formset(request, obj, form=form, **kwargs)
 
 
 class CitationCountFilter(admin.SimpleListFilter):

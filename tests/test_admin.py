@@ -322,7 +322,7 @@ def test_add_form_refuses_a_citation_of_a_field_the_record_lacks(curator):
     response = curator.post(add_url(models.Organization), data)
 
     assert response.status_code == 200
-    assert "has no field" in response.content.decode()
+    assert "colour is not one of the available choices" in response.content.decode()
     assert not models.Organization.objects.filter(slug=slug).exists()
     assert not models.Citation.objects.filter(quote="The authorities said so.").exists()
 

@@ -57,6 +57,8 @@ def existing_citations(record) -> dict:
             "quote": citation.quote,
             "support": citation.support,
             "verbatim": "on" if citation.verbatim else "",
+            "checked_on": citation.checked_on.isoformat() if citation.checked_on else "",
+            "source_text": citation.source_text or "",
         }
         data.update({f"{prefix}-{number}-{name}": value for name, value in row.items()})
     return data
@@ -152,6 +154,8 @@ def test_citations_added_inline_carry_the_reason(curator):
             f"{prefix}-0-quote": "Quoted words.",
             f"{prefix}-0-support": "stated",
             f"{prefix}-0-verbatim": "on",
+            f"{prefix}-0-checked_on": "2026-12-04",
+            f"{prefix}-0-source_text": "read",
         }
     )
 

@@ -8,6 +8,7 @@ a PUT that kept what it left out, an If-Match compared loosely, and a verbatim f
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -475,3 +476,29 @@ def test_the_public_history_shows_published_states_only(api, curator_api):
     assert full.status_code == 200, full.content
     reasons = [entry["reason"] for entry in full.json()["results"]]
     assert reasons == ["Add the city", "Publish it", "a secret draft reason"]
+
+
+# --- An admin built for citing ------------------------------------------------------------------
+
+
+def test_the_citation_inline_offers_the_records_api_fields(admin_client):
+    record = models.Organization.objects.get(slug="tencent")
+    page = admin_client.get(f"/admin/cryptogroups/organization/{record.pk}/change/")
+    body = page.content.decode()
+    prefix = "cryptogroups-citation-content_type-object_id-0"
+    select = body[body.index(f'name="{prefix}-field_name"') :]
+    select = select[: select.index("</select>")]
+    offered = re.findall(r'<option value="([^"]*)"', select)
+    assert offered == ["", *models.Organization.cited_fields]
+    assert f'<textarea name="{prefix}-quote"' in body
+    assert "<title>" in body
+    assert "cryptogroups curation" in body
+    assert "Django administration" not in body
+
+
+def test_a_citation_is_labelled_by_its_source_and_record():
+    citation = models.Citation.objects.filter(field_name="hq_city").first()
+    label = str(citation)
+    assert citation.source.title in label
+    assert str(citation.record) in label
+    assert "hq_city" in label

@@ -197,7 +197,9 @@ class Citation(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.source} → {self.content_type.model} #{self.object_id}"
+        record = self.record if self.content_type_id else None
+        what = self.field_name or "the whole record"
+        return f"{self.source.title} → {record or self.object_id} ({what})"
 
     def clean(self) -> None:
         super().clean()
