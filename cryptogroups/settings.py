@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "simple_history",
     "knox",
+    "axes",
     "cryptogroups",
     "api.apps.ApiConfig",
 ]
@@ -102,7 +103,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Failed admin logins are counted (django-axes) and lock the name out from that address.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+#: Five failed logins for one name from one address lock that pair out for 15 minutes (429);
+#: the count starts again after a successful login. The address is the one the rate limits use.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "api.middleware.client_address"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "cryptogroups.urls"
 
