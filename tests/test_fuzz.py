@@ -4,7 +4,7 @@ calls as a curator who may delete for good, so that writes and curators' reads a
 too (inside the test's transaction, rolled back after it); anonymous and unprivileged calls
 have their own tests.
 
-The test suite runs 10 examples per operation and phase (a curator's accepted write re-renders
+The test suite runs 5 examples per operation and phase (a curator's accepted write re-renders
 the records that embed the one written, so each costs tenths of a second at the curated
 dataset's size); `make fuzz` runs more (FUZZ_EXAMPLES).
 Settings shared with the command line are in schemathesis.toml."""
@@ -27,7 +27,7 @@ schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=Non
 
 @schema.parametrize()
 @settings(
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "10")),
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
