@@ -262,11 +262,12 @@ class CitationAdmin(BaseAdmin):
         refuses, as it does for any protected object."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         protected = list(protected)
+        going: dict[tuple[int, int], list[int]] = {}
         for citation in objs:
+            going.setdefault((citation.content_type_id, citation.object_id), []).append(citation.pk)
+        for (content_type_id, object_id), pks in going.items():
             try:
-                refuse_uncited_publication(
-                    citation.content_type_id, citation.object_id, without=citation.pk
-                )
+                refuse_uncited_publication(content_type_id, object_id, without=pks)
             except ValidationError as error:
                 protected.extend(error.messages)
         return deleted, counts, perms_needed, protected

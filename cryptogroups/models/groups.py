@@ -88,6 +88,23 @@ class Group(Record):
 
     history = track_history()
 
+    def clean(self) -> None:
+        """A group a migration names stays on the platform the migration names it on."""
+        super().clean()
+        if self.pk is None or self.platform_id is None:
+            return
+        for end in ("from", "to"):
+            moved = Migration._default_manager.filter(**{f"{end}_group": self.pk}).exclude(
+                **{f"{end}_platform": self.platform_id}
+            )
+            if moved.exists():
+                raise ValidationError(
+                    {
+                        "platform": f"The migration '{moved.first()}' names this group on its "
+                        f"{end}_platform; change the migration first."
+                    }
+                )
+
     class Meta:
         ordering = ["name", "slug"]
         # The list's order, alone and within a platform. On PostgreSQL they also carry what

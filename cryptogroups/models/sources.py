@@ -221,9 +221,12 @@ class Citation(TimeStamped):
         return super().delete(*args, **kwargs)
 
 
-def refuse_uncited_publication(content_type_id: int, object_id: int, *, without: int) -> None:
+def refuse_uncited_publication(
+    content_type_id: int, object_id: int, *, without: int | list[int]
+) -> None:
     """A published record keeps at least one citation, whatever takes one away from it (a
-    deletion, or a citation moved to another record): refuse to take its last one."""
+    deletion, or a citation moved to another record): refuse to take its last one (or, with
+    a list, its last ones)."""
     from .base import Record
 
     model = ContentType.objects.get_for_id(content_type_id).model_class()
@@ -233,7 +236,8 @@ def refuse_uncited_publication(content_type_id: int, object_id: int, *, without:
     if record is None:
         return
     others = Citation.objects.filter(content_type_id=content_type_id, object_id=object_id)
-    if not others.exclude(pk=without).exists():
+    leaving = without if isinstance(without, list) else [without]
+    if not others.exclude(pk__in=leaving).exists():
         raise ValidationError(
             f"{model._meta.verbose_name.capitalize()} '{record}' is published and this is its "
             "last citation: add another citation first, or retract the record."

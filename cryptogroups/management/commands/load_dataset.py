@@ -8,7 +8,7 @@ import json
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -35,7 +35,10 @@ class Command(BaseCommand):
                 label: set(apps.get_model(label).objects.values_list("pk", flat=True))
                 for label in {row["model"] for row in rows}
             }
-            call_command("loaddata", *map(str, paths), verbosity=options["verbosity"])
+            try:
+                call_command("loaddata", *map(str, paths), verbosity=options["verbosity"])
+            except DatabaseError as error:
+                raise CommandError(f"A row breaks a rule of the database: {error}") from None
             invalid = list(invalid_rows(rows))
             if invalid:
                 raise CommandError("Rows that break the data's rules:\n" + "\n".join(invalid))
