@@ -158,6 +158,14 @@ class CitationSerializer(ReadSerializer):
         "list a write's citations accept).",
     )
 
+    source_text = serializers.ChoiceField(
+        choices=choices.SourceText.choices,
+        allow_null=True,
+        help_text="What the check against the source's text found: `read` (the quote and the "
+        "support were checked against it) or `not_found` (no copy of the text could be read; "
+        "the note says what was searched); null while unchecked.",
+    )
+
     class Meta:
         model = models.Citation
         fields = [

@@ -371,6 +371,19 @@ ENUM_CHOICES = [
     "UserMetric",
 ]
 
+#: The models whose citations name their fields through an enum of their own
+#: (``<Model>CitedFieldEnum``, from cryptogroups.citable).
+CITED_MODELS = [
+    "Organization",
+    "Platform",
+    "PlatformAvailability",
+    "Exchange",
+    "ExchangeResponse",
+    "Group",
+    "Migration",
+    "RegulatoryAction",
+]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "cryptogroups API",
     "DESCRIPTION": (
@@ -390,19 +403,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         **{f"{name}Enum": f"cryptogroups.choices.{name}" for name in ENUM_CHOICES},
         # The fields a citation of each resource can name (its representation's fields).
-        **{
-            f"{name}CitedFieldEnum": f"cryptogroups.citable.{name}"
-            for name in [
-                "Organization",
-                "Platform",
-                "PlatformAvailability",
-                "Exchange",
-                "ExchangeResponse",
-                "Group",
-                "Migration",
-                "RegulatoryAction",
-            ]
-        },
+        **{f"{name}CitedFieldEnum": f"cryptogroups.citable.{name}" for name in CITED_MODELS},
         **{
             name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
             for name in ["ValidationErrorEnum", "ClientErrorEnum", "ServerErrorEnum"]
