@@ -748,10 +748,12 @@ class Generator:
                             "object_id": object_id,
                             "field_name": field_name,
                             "quote": quote,
-                            "verbatim": True,
+                            "verbatim": False,
                             "locator": "",
                             "support": pick(rng, supports, support_weights),
                             "note": "",
+                            "checked_on": None,
+                            "source_text": None,
                         }
                         index += 1
 

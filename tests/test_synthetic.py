@@ -350,7 +350,7 @@ def test_new_rows_after_the_load_get_fresh_ids():
         platform=synthetic(models.Platform).first(),
     )
     models.Citation.objects.create(
-        source=source, record=group, quote="A test quote.", support="stated"
+        source=source, record=group, quote="A test quote.", verbatim=False, support="stated"
     )
     models.GroupExchange.objects.create(group=group, exchange=synthetic(models.Exchange).first())
 

@@ -359,7 +359,9 @@ def test_drafts_are_for_curators_only(api, user_api, curator_api):
             assert code(response) == ("not_authenticated" if status == 401 else "permission_denied")
 
     def slugs(*statuses):
-        response = curator_api.get(url("organizations", publication_status=list(statuses)))
+        response = curator_api.get(
+            url("organizations", publication_status=list(statuses), page_size=100)
+        )
         assert response.status_code == 200
         return {record["slug"] for record in response.json()["results"]}
 
