@@ -359,6 +359,7 @@ class Generator:
                     "notes": f"{note} Not a real document.",
                 }
                 partial_date(rng, "published", row, empty=0.05)
+                row["undated"] = row["published_date"] is None
                 yield row
 
         return self.counted(Source, rows())
