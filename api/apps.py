@@ -14,4 +14,5 @@ class ApiConfig(AppConfig):
         from .throttling import check_rates
 
         connect_signals()
-        checks.register(check_rates)
+        # Tagged so that the app server's start can run it alone (cryptogroups.wsgi).
+        checks.register(check_rates, "rates")

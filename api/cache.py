@@ -1,6 +1,8 @@
 """A cache of public responses and list counts that stays right across any number of app
-servers: every key holds the dataset's version (its counter and the time it last moved), read
-from the database on each request, so a change anywhere makes every older entry unreachable.
+servers: every key holds a version read from the database on each request, so a change makes
+every older entry unreachable. A list's key holds the public dataset's version (its counter and
+the time it last moved), which only changes to public data move; a record's key holds the
+digest of its representation, so a change to one record leaves the others' entries in place.
 Nothing is ever invalidated by hand, and an entry can only be served for the version it was
 made for.
 
@@ -27,9 +29,11 @@ def version_key(version) -> str:
     return f"{version.counter}.{int(version.changed_at.timestamp() * 1_000_000)}"
 
 
-def key(kind: str, version, *parts: str) -> str:
+def key(kind: str, version: str, *parts: str) -> str:
+    """The key of an entry made for ``version``: the public dataset's (``version_key``) for
+    lists and counts, the digest of its representation for a record."""
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-    return f"api:{kind}:{version_key(version)}:{digest}"
+    return f"api:{kind}:{version}:{digest}"
 
 
 def enabled() -> bool:

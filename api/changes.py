@@ -6,7 +6,9 @@ How it stays exact:
 - Every save, delete and many-to-many change of a domain row marks the records it concerns as
   pending (``PendingChange``), in the same transaction as the change. Nothing is missed, even
   by a process that dies right after committing.
-- ``flush()`` looks at the pending records while holding the lock on the dataset version's row.
+- ``flush()`` looks at the pending records while holding the lock on the dataset version's row
+  (taken as the write's last step, so writes to different records do everything else side by
+  side).
   For each one it builds the record's public representation, exactly as the detail endpoint
   serves it (or none, when the record is not public), and compares it with what the feed last
   said (``FeedState``). A difference appends a ``Change``. Representations embed related
@@ -42,6 +44,7 @@ from rest_framework.exceptions import ValidationError
 from cryptogroups import models as domain
 from cryptogroups.choices import ChangeOperation
 from cryptogroups.dataset import CITED_MODELS
+from cryptogroups.models.version import next_stamp
 
 #: The models of the API's resources (each served at /api/v1/<resource>/).
 RESOURCE_MODELS = (*CITED_MODELS, domain.Source)
@@ -105,17 +108,47 @@ def public_queryset(model: type[models.Model]) -> models.QuerySet:
 def representation(record: models.Model) -> dict | None:
     """The record as its detail endpoint serves it, with API URLs relative to the host; None
     when the public API does not serve it."""
-    model = type(record)
-    public = public_queryset(model).filter(pk=record.pk).first()
-    if public is None:
-        return None
-    serializer = viewsets_by_model()[model].serializer_class(public, context={"request": None})
-    return json.loads(json.dumps(serializer.data, cls=DjangoJSONEncoder))
+    return render(type(record), public_queryset(type(record)).filter(pk=record.pk))
+
+
+def render(model: type[models.Model], queryset: models.QuerySet | None = None) -> dict | None:
+    """The first record of the queryset (by default: the model's records, public or not) as
+    its detail endpoint serves it to a curator, with API URLs relative to the host; None when
+    there is none. Built from rows (api.fast), as the detail endpoint builds it."""
+    viewset = viewsets_by_model()[model]
+    plan = viewset.plan()
+    built = plan.represent(plan.rows(queryset if queryset is not None else viewset.queryset), None)
+    return built[0] if built else None
+
+
+def render_record(record: models.Model) -> dict | None:
+    """The record's representation now, whatever its status (see ``render``)."""
+    return render(type(record), viewsets_by_model()[type(record)].queryset.filter(pk=record.pk))
 
 
 def digest(document: dict) -> str:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """SHA-256 of the document's canonical JSON: equal documents, equal digests."""
+    canonical = json.dumps(
+        document,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        cls=DjangoJSONEncoder,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def public_state_columns(model: type[models.Model]) -> dict[str, models.Subquery]:
+    """Annotations giving each record's public state as the feed last recorded it: the digest
+    of its representation (``feed_digest``, empty or null when it has none) and when that
+    last changed (``feed_changed_at``)."""
+    states = domain.FeedState.objects.filter(
+        content_type=ContentType.objects.get_for_model(model), object_id=models.OuterRef("pk")
+    )
+    return {
+        "feed_digest": models.Subquery(states.values("digest")[:1]),
+        "feed_changed_at": models.Subquery(states.values("changed_at")[:1]),
+    }
 
 
 def absolute_urls(document, build_absolute_uri):
@@ -193,15 +226,7 @@ def mark(keys: Iterable[Key], *, using: str, expand: bool = True) -> None:
     ]
     if not rows:
         return
-    if expand:
-        domain.PendingChange.objects.using(using).bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["content_type", "object_id"],
-            update_fields=["expand"],
-        )
-    else:
-        domain.PendingChange.objects.using(using).bulk_create(rows, ignore_conflicts=True)
+    domain.PendingChange.objects.using(using).bulk_create(rows)
     schedule_flush(using)
 
 
@@ -269,12 +294,24 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
     """Look at every pending record and append what changed in the public dataset to the feed.
     Returns the number of entries appended."""
     with transaction.atomic(using=using):
-        # The lock that orders the feed: held until this transaction commits.
+        # The lock that orders the feed: held until this transaction commits. A write takes it
+        # only here, as its last step: writes to different records validate and save side by
+        # side, and queue only to append to the feed.
         domain.DatasetVersion.objects.using(using).select_for_update().filter(pk=1).first()
-        pending = list(domain.PendingChange.objects.using(using).order_by("pk"))
+        # A row another running transaction holds is its own to flush, once it has committed.
+        pending = list(
+            domain.PendingChange.objects.using(using)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+        )
         if not pending:
             return 0
-        queue = [(p.content_type_id, p.object_id, p.expand) for p in pending]
+        # Each record once, in the order it was first noted, expanded if any note says so.
+        expanded: dict[tuple[int, int], bool] = {}
+        for p in pending:
+            key = (p.content_type_id, p.object_id)
+            expanded[key] = expanded.get(key, False) or p.expand
+        queue = [(*key, expand) for key, expand in expanded.items()]
         seen: set[tuple[int, int]] = set()
         appended = 0
         while queue:
@@ -295,7 +332,7 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
                         queue.append((ct, pk, False))
         domain.PendingChange.objects.using(using).filter(pk__in=[p.pk for p in pending]).delete()
         if appended:
-            domain.DatasetVersion.bump()
+            domain.DatasetVersion.bump(using=using)
         return appended
 
 
@@ -329,6 +366,7 @@ def record_change(model, content_type_id: int, object_id: int, record, *, using:
     state.resource = resource if document is not None else ""
     state.slug = record.slug if document is not None else ""
     state.digest = new_digest
+    state.changed_at = next_stamp(state.changed_at)
     state.save(using=using)
     return len(entries)
 

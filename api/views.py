@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 from urllib.parse import unquote_to_bytes, urlencode
 
 from django.conf import settings
@@ -39,6 +40,7 @@ from cryptogroups import models
 from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
 from cryptogroups.models.base import Record
+from cryptogroups.models.version import last_modified
 from cryptogroups.routers import read_from_primary
 
 from . import cache as api_cache
@@ -186,45 +188,77 @@ def with_citations(queryset: QuerySet) -> QuerySet:
     )
 
 
+def entity_tag(digest: str, media_type: str) -> str:
+    """A strong entity tag for a representation whose content has this digest, in this media
+    type (JSON's tag is the digest alone)."""
+    if media_type == "application/json":
+        return f'"{digest[:32]}"'
+    return f'"{digest[:32]}-{hashlib.sha256(media_type.encode()).hexdigest()[:8]}"'
+
+
 class ConditionalMixin:
-    """ETag and Last-Modified on every read, from the dataset's version; 304 and 412 answers
-    to conditional reads. Set ``dataset_version`` in ``initial``."""
+    """ETag and Last-Modified on reads; 304 and 412 answers to conditional reads.
+
+    - A list, and the changes feed, carry the public dataset's version (``dataset_version``,
+      set in ``initial``): it moves each time the feed records a change to public data, and a
+      draft edit leaves it where it is.
+    - A record carries a digest of its own representation: its tag changes when, and only
+      when, what the record's detail says changes. The public detail reads the digest the
+      feed stored (``FeedState``), so that a 304 builds nothing.
+    - What only curators read (other statuses), a record's history and a format suffix carry
+      the digest of the body they built, and answer 304 once it is built.
+    """
 
     dataset_version: models.DatasetVersion | None = None
 
+    #: The record's validators, when read before the body is built: (digest, stamp).
+    record_state: tuple[str, datetime | None] | None = None
+
+    #: The digest of the body built for this request, when the validators come from it.
+    built_digest: str | None = None
+
     def etag(self, request, path: str | None = None, media_type: str | None = None) -> str:
-        """A representation changes only with the dataset's version, the URL and the media
-        type, so those make its entity tag; no need to build the body to compare. The same
-        three give the same bytes, so the tag is a strong one (If-Match can use it). A
-        record's detail is the same whatever publication statuses the request asks for, so
-        its tag leaves the query string out: the tag a write answers with is the tag the
-        next read of the record gives, and the one the next write's If-Match must name."""
-        if path is None:
-            path = request.path if self.is_detail_read() else request.get_full_path()
+        """The tag of a list or of the feed: the public dataset's version, the URL and the
+        media type make it, so the body need not be built to compare."""
+        path = path or request.get_full_path()
         key = f"{path} {media_type or request.accepted_media_type}".encode()
         digest = hashlib.sha256(key).hexdigest()[:16]
         return f'"{self.dataset_version.counter}-{digest}"'
 
-    def is_detail_read(self) -> bool:
-        return getattr(self, "action", None) == "retrieve"
+    def current_validators(self, request) -> tuple[str | None, datetime | None]:
+        media_type = request.accepted_media_type
+        if self.built_digest is not None:
+            return entity_tag(self.built_digest, media_type), None
+        if self.record_state is not None:
+            digest, stamp = self.record_state
+            return entity_tag(digest, media_type), stamp
+        if self.dataset_version is not None:
+            return self.etag(request), self.dataset_version.changed_at
+        return None, None
 
     def unchanged(self, request) -> HttpResponseBase | None:
         """A 304 when the client's copy is current (If-None-Match, If-Modified-Since); a 412
         when its If-Match or If-Unmodified-Since fails."""
+        etag, stamp = self.current_validators(request)
+        if etag is None:
+            return None
         response = get_conditional_response(
             request,
-            etag=self.etag(request),
-            last_modified=int(self.dataset_version.changed_at.timestamp()),
+            etag=etag,
+            last_modified=int(stamp.timestamp()) if stamp is not None else None,
         )
         if response is not None and response.status_code == 412:
             raise PreconditionFailed()
         return response
 
     def validators(self, request, response) -> None:
-        version = self.dataset_version
-        if version and request.method in ("GET", "HEAD") and response.status_code in (200, 304):
-            response.headers["ETag"] = self.etag(request)
-            response.headers["Last-Modified"] = http_date(version.changed_at.timestamp())
+        if request.method not in ("GET", "HEAD") or response.status_code not in (200, 304):
+            return
+        etag, stamp = self.current_validators(request)
+        if etag is not None:
+            response.headers["ETag"] = etag
+        if stamp is not None:
+            response.headers["Last-Modified"] = http_date(last_modified(stamp).timestamp())
 
 
 @extend_schema_view(retrieve=retrieve_schema)
@@ -307,7 +341,8 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         self.statuses = {PUBLISHED}
         if self.action in ("list", "retrieve", "history"):
             self.statuses = self.requested_statuses()
-        self.dataset_version = models.DatasetVersion.current()
+        if self.action == "list" and self.statuses == {PUBLISHED}:
+            self.dataset_version = models.DatasetVersion.current()
 
     # Conditional requests are answered once the request is known to be valid and the record
     # to exist (a 304 for a bad request or a missing record would be a lie), but before the
@@ -324,10 +359,14 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         self.check_page_parameters(request)
         if unchanged := self.unchanged(request):
             return unchanged
-        self.count_key = api_cache.key("count", self.dataset_version, *self.count_parts(request))
+        if self.dataset_version is not None:
+            self.count_key = api_cache.key(
+                "count", api_cache.version_key(self.dataset_version), *self.count_parts(request)
+            )
         if self.format_kwarg:
             page = self.paginate_queryset(queryset)
-            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+            data = self.get_paginated_response(self.get_serializer(page, many=True).data).data
+            return self.built(request, data)
         plan = self.plan()
         self.records = queryset
 
@@ -335,22 +374,56 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
             page = self.paginate_queryset(plan.rows(queryset))
             return self.get_paginated_response(plan.represent(page, request)).data
 
+        if self.dataset_version is None:
+            return self.built(request, build())
         return self.respond(request, "list", build)
 
+    def built(self, request, data) -> HttpResponseBase:
+        """The answer to a read whose validators come from its body (see ConditionalMixin)."""
+        self.built_digest = changes.digest(data)
+        return self.unchanged(request) or Response(data)
+
     def retrieve(self, request, *args, **kwargs):
-        if cached := self.cached(request, "detail"):
-            return cached
-        if not self.get_queryset().filter(slug=kwargs["slug"]).exists():
+        queryset = self.get_queryset().filter(slug=kwargs["slug"])
+        if self.format_kwarg:
+            return self.built(request, self.get_serializer(self.get_object()).data)
+        plan = self.plan()
+        if self.statuses != {PUBLISHED}:
+            built = plan.represent(plan.rows(queryset), None)
+            if not built:
+                raise Http404
+            self.built_digest = changes.digest(built[0])
+            unchanged = self.unchanged(request)
+            return unchanged or Response(
+                changes.absolute_urls(built[0], request.build_absolute_uri)
+            )
+        # One query: the record is public, and the digest and time of its public state.
+        state = (
+            queryset.annotate(**changes.public_state_columns(self.model))
+            .values_list("feed_digest", "feed_changed_at")
+            .first()
+        )
+        if state is None:
             raise Http404
+        if state[0]:
+            self.record_state = state
+            if cached := self.cached(request, "detail"):
+                return cached
         if unchanged := self.unchanged(request):
             return unchanged
-        if self.format_kwarg:
-            return Response(self.get_serializer(self.get_object()).data)
-        plan = self.plan()
 
         def build() -> dict:
-            rows = plan.rows(self.get_queryset().filter(slug=kwargs["slug"]))
-            return plan.represent(rows, request)[0]
+            built = plan.represent(plan.rows(queryset), None)
+            if not built:
+                raise Http404
+            digest = changes.digest(built[0])
+            if self.record_state is None or digest != self.record_state[0]:
+                # Changed since the feed last looked (a commit whose feed entries are being
+                # written): the body's own digest is its tag, with no date, and it is not
+                # stored under the feed's.
+                self.record_state = None
+                self.built_digest = digest
+            return changes.absolute_urls(built[0], request.build_absolute_uri)
 
         return self.respond(request, "detail", build)
 
@@ -360,7 +433,8 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
 
     def cache_key(self, request, kind: str) -> str | None:
         """The response's key in the cache; None when it is not cached: curators' views,
-        and media types other than JSON (the browsable API)."""
+        media types other than JSON (the browsable API), and reads with no version to key on.
+        A list is keyed by the public dataset's version, a record by its digest."""
         if not (
             api_cache.enabled()
             and isinstance(request.accepted_renderer, JSONRenderer)
@@ -368,8 +442,14 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
             and not self.format_kwarg
         ):
             return None
+        if kind == "detail" and self.record_state is not None:
+            version = self.record_state[0]
+        elif kind == "list" and self.dataset_version is not None:
+            version = api_cache.version_key(self.dataset_version)
+        else:
+            return None
         return api_cache.key(
-            kind, self.dataset_version, request.build_absolute_uri(), request.accepted_media_type
+            kind, version, request.build_absolute_uri(), request.accepted_media_type
         )
 
     def cached(self, request, kind: str) -> HttpResponseBase | None:
@@ -383,11 +463,14 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
 
     def respond(self, request, kind: str, build) -> HttpResponseBase:
         """Build the response of a read, and store it in the cache if it is cacheable."""
+        data = build()
+        if self.built_digest is not None and (unchanged := self.unchanged(request)):
+            return unchanged
         cache_key = self.cache_key(request, kind)
         if cache_key is None:
-            return Response(build())
+            return Response(data)
         renderer = request.accepted_renderer
-        body = renderer.render(build(), request.accepted_media_type, self.get_renderer_context())
+        body = renderer.render(data, request.accepted_media_type, self.get_renderer_context())
         api_cache.set(cache_key, body)
         return HttpResponse(body, content_type=renderer.media_type)
 
@@ -417,10 +500,10 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         self.validators(request, response)
-        if self.version_after_write and response.status_code < 300:
-            # The tag a GET of the record would now carry, for the next If-Match (the version
-            # was read when the write finished, inside its transaction).
-            response.headers["ETag"] = self.etag(request, path=self.detail_path or request.path)
+        if self.digest_after_write is not None and response.status_code < 300:
+            # The tag a GET of the record now gives, for the next If-Match (read when the
+            # write finished, inside its transaction).
+            response.headers["ETag"] = entity_tag(self.digest_after_write, "application/json")
         if "publication_status" in request.query_params or request.method not in (
             "GET",
             "HEAD",
@@ -433,7 +516,6 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
     def create(self, request, *args, **kwargs):
         reason = self.change_reason(request)
         with transaction.atomic():
-            self.lock_dataset()
             serializer = self.get_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             record = serializer.save(reason=reason)
@@ -445,9 +527,8 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
     def update(self, request, *args, partial: bool = False, **kwargs):
         reason = self.change_reason(request)
         with transaction.atomic():
-            locked = self.lock_dataset()
             record = self.get_object()
-            self.check_if_match(request, locked, record)
+            self.check_if_match(request, record)
             serializer = self.get_serializer(record, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
             record = serializer.save(reason=reason)
@@ -462,9 +543,8 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
         reason = self.change_reason(request)
         hard = self.hard_delete_requested(request)
         with transaction.atomic():
-            locked = self.lock_dataset()
             record = self.get_object()
-            self.check_if_match(request, locked, record)
+            self.check_if_match(request, record)
             record._change_reason = reason
             if hard:
                 if not can_hard_delete(request.user, self.model):
@@ -483,35 +563,38 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
             elif record.publication_status != PublicationStatus.RETRACTED:
                 record.publication_status = PublicationStatus.RETRACTED
                 record.save(update_fields=["publication_status", "updated_at"])
-            self.finish_write()
+            self.finish_write(None if hard else record)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # Everything a write's answer says is read before its transaction commits: once the
     # change is saved, the request reads the database no more, so an outage can no longer
     # answer 503 (nothing saved, retry) for a change that was saved.
 
-    def finish_write(self) -> None:
-        """The write's last steps inside its transaction: the changes feed, and the version
+    def finish_write(self, record=None) -> None:
+        """The write's last steps inside its transaction: the changes feed, and the digest
         the answer's ETag carries."""
         changes.flush()
         changes.cancel_scheduled_flush()
-        self.dataset_version = models.DatasetVersion.current()
-        self.version_after_write = True
+        if record is not None:
+            document = changes.render_record(record)
+            self.digest_after_write = changes.digest(document) if document else None
 
     def answer(self, record) -> tuple[dict, str]:
         """The body and the Location of a write's answer, read inside its transaction."""
-        self.finish_write()
+        self.finish_write(record)
         return self.represent(record), self.location(record)
 
-    version_after_write = False
+    digest_after_write: str | None = None
 
-    def lock_dataset(self) -> models.DatasetVersion:
-        """Take the lock every write holds until it commits (it orders the changes feed and
-        makes If-Match exact), and read the current version under it."""
-        version = models.DatasetVersion.objects.select_for_update().filter(pk=1).first()
-        return version or models.DatasetVersion.current()
+    def get_object(self):
+        """The record a write changes, locked until the write commits: a second write to it
+        waits, then finds what the first one saved (If-Match is compared on that). Writes to
+        other records do not wait."""
+        if self.action in ("update", "partial_update", "destroy"):
+            self.queryset = self.queryset.select_for_update(of=("self",))
+        return super().get_object()
 
-    def check_if_match(self, request, version: models.DatasetVersion, record) -> None:
+    def check_if_match(self, request, record) -> None:
         """412 unless If-Match, when given, names the record's current entity tag exactly (as
         a read of the record gives it, in any of the API's media types), or is ``*``."""
         header = request.headers.get("If-Match")
@@ -524,12 +607,8 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
             )
         if "*" in tags:
             return
-        self.dataset_version = version
-        path = reverse(f"{self.basename}-detail", kwargs={"slug": record.slug})
-        current = {
-            self.etag(request, path=path, media_type=renderer.media_type)
-            for renderer in self.get_renderers()
-        }
+        digest = changes.digest(changes.render_record(record))
+        current = {entity_tag(digest, renderer.media_type) for renderer in self.get_renderers()}
         if current.isdisjoint(tags):
             raise PreconditionFailed(
                 "The record has changed since the version given in If-Match: read it again, "
@@ -588,11 +667,10 @@ class RecordViewSet(RequestChecksMixin, ConditionalMixin, viewsets.ModelViewSet)
     def history(self, request, slug: str, format: str | None = None) -> Response:
         record = get_object_or_404(self.get_queryset(), slug=slug)
         self.check_page_parameters(request)
-        if unchanged := self.unchanged(request):
-            return unchanged
         published_only = self.statuses == {PUBLISHED}
         page = self.paginate_queryset(history_entries(record, published_only=published_only))
-        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+        data = self.get_paginated_response(HistoryEntrySerializer(page, many=True).data).data
+        return self.built(request, data)
 
     def allowed_query_parameters(self) -> dict[str, bool]:
         """Each parameter this action reads, and whether it may be repeated."""

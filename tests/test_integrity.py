@@ -305,13 +305,14 @@ def test_put_without_citations_cannot_keep_a_record_published(curator_api):
 # --- If-Match is exact -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("forge", ["counter-garbage", "bare-counter", "other-record"])
+@pytest.mark.parametrize("forge", ["tag-garbage", "truncated", "weak", "other-record"])
 def test_if_match_is_compared_exactly(api, curator_api, forge):
     tag = api.get(url("organizations", "tencent"))["ETag"]
-    counter = tag.strip('"').split("-", 1)[0]
+    opaque = tag.strip('"')
     header = {
-        "counter-garbage": f'"{counter}-garbage"',
-        "bare-counter": f'"{counter}"',
+        "tag-garbage": f'"{opaque}-garbage"',
+        "truncated": f'"{opaque[:16]}"',
+        "weak": f"W/{tag}",
         "other-record": api.get(url("organizations", "cac"))["ETag"],
     }[forge]
 

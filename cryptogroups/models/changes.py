@@ -68,6 +68,12 @@ class FeedState(models.Model):
     digest = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 of the last published representation."
     )
+    changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the record's public representation last changed, to the second; "
+        "each change is at least a second after the one before (its Last-Modified).",
+    )
 
     class Meta:
         constraints = [
@@ -82,7 +88,11 @@ class FeedState(models.Model):
 
 class PendingChange(models.Model):
     """A record that changed in a committed or running transaction and that the feed has not
-    looked at yet. Written in the same transaction as the change, so no change is missed."""
+    looked at yet. Written in the same transaction as the change, so no change is missed.
+
+    A record may be noted more than once, by one transaction or by several: rows are only ever
+    inserted, with no unique key, so that two writers noting the same related record never wait
+    for each other. The flush takes each record once."""
 
     content_type = models.ForeignKey(
         ContentType, on_delete=models.PROTECT, help_text="Kind of the record."
@@ -92,13 +102,6 @@ class PendingChange(models.Model):
         default=True,
         help_text="Also look at the records related to it (their representations may embed it).",
     )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["content_type", "object_id"], name="%(app_label)s_%(class)s_unique_record"
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id}"

@@ -1,11 +1,15 @@
-"""The dataset's version: one row that every change to the data moves forward.
+"""The public dataset's version: one row that moves forward each time the changes feed records a
+change to public data, and only then (a draft edit leaves it where it is).
 
 Reading it costs one indexed query, whatever the size of the data, which makes it the basis of
-ETag and Last-Modified: a representation can only have changed if the version has. It lives in
-the database, so it is right for any number of app servers.
+the validators of lists and of the feed: a list can only have changed if the version has. It
+lives in the database, so it is right for any number of app servers. A record's own
+validators come from its own public state (``FeedState``).
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import F, Q
@@ -39,12 +43,30 @@ class DatasetVersion(models.Model):
         return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     @classmethod
-    def bump(cls) -> None:
-        now = timezone.now()
-        if not cls.objects.filter(pk=1).update(counter=F("counter") + 1, changed_at=now):
-            cls.objects.create(pk=1, counter=1, changed_at=now)
+    def bump(cls, using: str = "default") -> None:
+        """Move the version forward (the caller holds the row's lock: see the feed's flush)."""
+        current = cls.objects.using(using).filter(pk=1).first()
+        stamp = next_stamp(current.changed_at if current else None)
+        if (
+            not cls.objects.using(using)
+            .filter(pk=1)
+            .update(counter=F("counter") + 1, changed_at=stamp)
+        ):
+            cls.objects.using(using).create(pk=1, counter=1, changed_at=stamp)
 
 
-def bump_dataset_version(sender, **kwargs) -> None:
-    """Signal receiver for every save, delete and many-to-many change of the domain."""
-    DatasetVersion.bump()
+def next_stamp(previous: datetime | None) -> datetime:
+    """The time of a change, to the second, and later than the previous change's by at least
+    one second. HTTP dates count whole seconds: two changes within one second would otherwise
+    share a Last-Modified, and If-Modified-Since would call the second one unchanged. A stamp
+    may run ahead of the clock when changes come faster than one a second; the Last-Modified
+    sent is then the time of the answer (see ``last_modified``)."""
+    now = timezone.now().replace(microsecond=0)
+    if previous is not None and now <= previous:
+        return previous.replace(microsecond=0) + timedelta(seconds=1)
+    return now
+
+
+def last_modified(stamp: datetime) -> datetime:
+    """The Last-Modified to send for a stamp: never later than now (RFC 9110, 8.8.2.1)."""
+    return min(stamp, timezone.now())
