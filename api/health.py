@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
+from django.views import csrf
 from django.views.decorators.cache import never_cache
 
 from api.exceptions import OUTAGE_ERRORS, RETRY_AFTER
@@ -128,6 +129,14 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error_response(403, "permission_denied", "You may not do this.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = ""):
+    """A form post outside the API's views without its CSRF token (a POST to a probe, a path
+    that matches nothing): a JSON 403. The admin keeps Django's page, which people read."""
+    if request.path.startswith("/admin/"):
+        return csrf.csrf_failure(request, reason)
+    return error_response(403, "permission_denied", f"CSRF verification failed: {reason}")
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

@@ -69,35 +69,52 @@ def limit_request_body(get_response):
     """A body longer than ``MAX_REQUEST_BYTES`` is refused with a 413 before it is read.
     (DRF's parsers read the stream directly, past Django's own upload limit.) A body is
     never read beyond its declared ``Content-Length``, so a body sent without one (chunked)
-    would be read as empty: it is refused with a 411."""
+    would be read as empty: it is refused with a 411.
+
+    Each of these answers closes the connection (``Connection: close``, which
+    cryptogroups.wsgi hands to the server): the body was not read, and what the client still
+    sends of it must not be taken for its next request. In production nginx refuses a body
+    over the limit before the app sees it (deploy/nginx/); this is the app's own guard."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
         declared = request.META.get("CONTENT_LENGTH")
         if not declared and "HTTP_TRANSFER_ENCODING" in request.META:
-            return error_response(
-                411, "length_required", "Send the body with a Content-Length, not chunked."
+            return unread(
+                error_response(
+                    411, "length_required", "Send the body with a Content-Length, not chunked."
+                )
             )
         try:
             length = int(declared or "0")
         except ValueError:
             length = -1
         if length < 0:
-            return error_response(
-                400,
-                "invalid",
-                "Content-Length must be a number of bytes.",
-                kind="validation_error",
-                attr="Content-Length",
+            return unread(
+                error_response(
+                    400,
+                    "invalid",
+                    "Content-Length must be a number of bytes.",
+                    kind="validation_error",
+                    attr="Content-Length",
+                )
             )
         if length > settings.MAX_REQUEST_BYTES:
-            return error_response(
-                413,
-                "request_too_large",
-                f"The body has {length} bytes; at most {settings.MAX_REQUEST_BYTES} are read.",
+            return unread(
+                error_response(
+                    413,
+                    "request_too_large",
+                    f"The body has {length} bytes; at most {settings.MAX_REQUEST_BYTES} are read.",
+                )
             )
         return get_response(request)
 
     return middleware
+
+
+def unread(response: HttpResponse) -> HttpResponse:
+    """An answer given without reading the request's body: the connection is closed after it."""
+    response["Connection"] = "close"
+    return response
 
 
 def api_headers(get_response):

@@ -16,10 +16,14 @@ Variables (see README.md, "Configuration"):
 - ``HTTPS``: on behind TLS in production: HSTS, secure cookies, redirects to https.
 - ``SECURE_PROXY_SSL_HEADER``: on when a proxy that terminates TLS sets X-Forwarded-Proto.
 - ``NUM_PROXIES``: proxies in front of the app that append to X-Forwarded-For (default 0).
+- ``TRUSTED_PROXIES``: the peers whose X-Forwarded-* headers are read (default: with
+  ``NUM_PROXIES``, a proxy on this host: ``127.0.0.1,::1,unix``).
 - ``CSRF_TRUSTED_ORIGINS``: comma-separated origins allowed to post forms (the admin).
 - ``THROTTLE_ANON_RATE`` / ``THROTTLE_USER_RATE``: requests per client, as ``N/period``
   (second, minute, hour or day), or ``off``.
 - ``MAX_REQUEST_BYTES``: the largest request body accepted (default 1 MiB).
+- ``RATE_LIMIT_FILE``: without ``REDIS_URL``, the file the worker processes of one app server
+  count rate limits in (gunicorn.conf.py makes one per instance).
 - ``LOG_LEVEL`` and ``LOG_FORMAT`` (``json``, the default, or ``text``).
 - ``STATIC_ROOT``: where ``collectstatic`` puts static files (default: ``staticfiles/``).
 """
@@ -27,6 +31,7 @@ Variables (see README.md, "Configuration"):
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 
@@ -195,6 +200,10 @@ else:
         }
     }
 API_CACHE_SECONDS = int(os.environ.get("API_CACHE_SECONDS", "3600"))
+#: Without Redis, the worker processes of one app server count rate limits in this SQLite
+#: file (api.throttling), which gunicorn.conf.py makes for each instance; empty: each process
+#: counts in its own cache, which is exact only for a single process (runserver, the tests).
+RATE_LIMIT_FILE = "" if REDIS_URL else os.environ.get("RATE_LIMIT_FILE", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -246,6 +255,25 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+#: A post without its CSRF token is a JSON 403, except in the admin (api.health).
+CSRF_FAILURE_VIEW = "api.health.csrf_failure"
+
+#: Proxies in front of the app that append to X-Forwarded-For (the rate limits read the
+#: client's address there), and the peers whose X-Forwarded-* headers are believed: IP
+#: addresses or networks, and ``unix`` for a peer on a unix socket. Declaring proxies trusts a
+#: proxy on this host (loopback, the unix socket) unless TRUSTED_PROXIES says otherwise. A
+#: request from any other peer has its X-Forwarded-* headers dropped before Django reads them
+#: (cryptogroups.wsgi): a client that reaches the app server directly cannot choose its address.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1,unix" if NUM_PROXIES else "")
+for _proxy in TRUSTED_PROXIES:
+    if _proxy != "unix":
+        try:
+            ipaddress.ip_network(_proxy)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES: {_proxy!r} is neither an IP address or network nor unix."
+            ) from None
 
 #: Browsers on any origin may read the API (it is open data); they may not write through it,
 #: and no credentials are sent cross-origin. Curators write from their own tools or the admin.
@@ -303,7 +331,7 @@ REST_FRAMEWORK = {
     },
     # The client's address is the peer's unless proxies are declared: X-Forwarded-For is
     # otherwise the client's to forge.
-    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 #: Curators' API tokens (django-rest-knox): stored as SHA-512 digests, shown once when issued.
