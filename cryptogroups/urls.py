@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api.docs import RedocView, SchemaView, SwaggerView
 from api.health import healthz, readyz
-from api.views import RedocView, SchemaView, SwaggerView
 from cryptogroups.admin import audit_view
 
 urlpatterns = [

@@ -16,6 +16,7 @@ import uuid
 import pytest
 from django.conf import settings
 from django.db import OperationalError, connection
+from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client, override_settings
 
 from cryptogroups import models
@@ -261,3 +262,70 @@ def test_an_app_server_refuses_to_start_with_a_rate_it_cannot_read():
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured: Rate limit 'anon'" in result.stderr
+
+
+# --- The schema and the documentation pages, built once per process ---------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["/api/schema/", "/api/schema/?format=json"])
+def test_the_schema_is_built_once_and_revalidated_by_its_etag(client, monkeypatch, page):
+    from drf_spectacular.generators import SchemaGenerator
+
+    built = []
+    get_schema = SchemaGenerator.get_schema
+
+    def counted(self, *args, **kwargs):
+        built.append(1)
+        return get_schema(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    first, second = client.get(page), client.get(page)
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert len(built) == 1
+    etag = first["ETag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
+    assert second["ETag"] == etag
+    assert first["Cache-Control"] == "no-cache"
+    unchanged = client.get(page, HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304
+    assert unchanged["ETag"] == etag
+    assert unchanged.content == b""
+    assert len(built) == 1
+
+
+@pytest.mark.django_db
+def test_the_schema_in_each_format_has_its_own_tag(client):
+    yaml_, json_ = client.get("/api/schema/"), client.get("/api/schema/?format=json")
+    assert yaml_["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert json_["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert yaml_["ETag"] != json_["ETag"]
+    assert (
+        client.get("/api/schema/?format=json", HTTP_IF_NONE_MATCH=yaml_["ETag"]).status_code == 200
+    )
+    # Parameters of the Accept header do not make new variants.
+    indented = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json; indent=8")
+    assert indented.content == json_.content
+
+
+@pytest.mark.django_db
+def test_each_client_gets_its_own_csrf_token_in_swagger_ui():
+    tokens, tags = [], []
+    for _ in range(2):
+        client = Client(enforce_csrf_checks=True)
+        page = client.get("/api/docs/")
+        assert page.status_code == 200
+        (token,) = re.findall(
+            r'request\.headers\["X-CSRFTOKEN"\] = "([^"]+)"', page.content.decode()
+        )
+        cookie = client.cookies[settings.CSRF_COOKIE_NAME].value
+        # The token is the client's own: it unmasks to the secret of the cookie it was sent.
+        assert _unmask_cipher_token(token) == cookie
+        assert "private" in page["Cache-Control"]
+        again = client.get("/api/docs/", HTTP_IF_NONE_MATCH=page["ETag"])
+        assert again.status_code == 304
+        tokens.append(token)
+        tags.append(page["ETag"])
+    assert tokens[0] != tokens[1]
+    assert tags[0] != tags[1]
