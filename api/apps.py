@@ -10,9 +10,14 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from .changes import connect_signals
-        from .throttling import check_rates
+        from cryptogroups import feed
 
-        connect_signals()
+        from . import representations
+        from .throttling import check_rates
+        from .urls import router
+
+        # The feed records what the resources' detail endpoints serve.
+        representations.use_viewsets(viewset for _prefix, viewset, _name in router.registry)
+        feed.represent_with(representations.representation)
         # Tagged so that the app server's start can run it alone (cryptogroups.wsgi).
         checks.register(check_rates, "rates")

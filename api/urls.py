@@ -1,6 +1,8 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from cryptogroups.resources import RESOURCES
+
 from . import views
 
 
@@ -10,19 +12,19 @@ class Router(DefaultRouter):
 
 
 router = Router()
-router.register("exchanges", views.ExchangeViewSet, basename="exchange")
-router.register("exchange-responses", views.ExchangeResponseViewSet, basename="exchange-response")
-router.register("groups", views.GroupViewSet, basename="group")
-router.register("migrations", views.MigrationViewSet, basename="migration")
-router.register("organizations", views.OrganizationViewSet, basename="organization")
-router.register("platforms", views.PlatformViewSet, basename="platform")
-router.register(
-    "platform-availabilities",
+for viewset in (
+    views.ExchangeViewSet,
+    views.ExchangeResponseViewSet,
+    views.GroupViewSet,
+    views.MigrationViewSet,
+    views.OrganizationViewSet,
+    views.PlatformViewSet,
     views.PlatformAvailabilityViewSet,
-    basename="platform-availability",
-)
-router.register("regulatory-actions", views.RegulatoryActionViewSet, basename="regulatory-action")
-router.register("sources", views.SourceViewSet, basename="source")
+    views.RegulatoryActionViewSet,
+    views.SourceViewSet,
+):
+    resource = RESOURCES[viewset.queryset.model]
+    router.register(resource.path, viewset, basename=resource.basename)
 
 urlpatterns = [
     path("changes/", views.ChangesView.as_view(), name="changes"),

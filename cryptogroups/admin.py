@@ -16,6 +16,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from . import models
 from .choices import PublicationStatus
 from .models.sources import refuse_uncited_publication, validate_cited_field
+from .resources import RESOURCES
 
 admin.site.index_template = "admin/cryptogroups_index.html"
 admin.site.site_header = "cryptogroups curation"
@@ -220,12 +221,10 @@ class CitedAdmin(BaseAdmin):
 
 def api_basename(model) -> str:
     """The API route name of a model's resource ('regulatory-action' for RegulatoryAction)."""
-    from api.urls import router
-
-    for _prefix, viewset, basename in router.registry:
-        if viewset.queryset.model is model:
-            return basename
-    raise LookupError(f"{model.__name__} has no API resource")
+    try:
+        return RESOURCES[model].basename
+    except KeyError:
+        raise LookupError(f"{model.__name__} has no API resource") from None
 
 
 @admin.register(models.Source)

@@ -7,3 +7,8 @@ class CryptogroupsConfig(AppConfig):
     name = "cryptogroups"
     verbose_name = "Crypto groups"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .feed import connect_signals
+
+        connect_signals()

@@ -16,7 +16,7 @@ What never reads from the replica
     Writes go to the primary (``db_for_write``), and so do ``select_for_update()`` and every
     queryset Django runs for a write (``get_or_create``, ``update``, deletions). Plain reads
     made inside a transaction on the primary (``transaction.atomic()``) go to the primary too,
-    whatever the request: the write API and the changes feed's flush (api/changes.py) read
+    whatever the request: the write API and the changes feed's flush (cryptogroups/feed.py) read
     under the dataset lock, and a stale read there would write stale data. Migrations run on
     the primary only.
 

@@ -12,9 +12,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 
-from api import changes
 from api.changes import decode_cursor, encode_cursor
-from cryptogroups import models
+from cryptogroups import feed, models
 from cryptogroups.dataset import CITED_MODELS
 from tests import factories as f
 from tests.conftest import token_client
@@ -408,7 +407,7 @@ def test_hiding_a_platform_hides_what_depends_on_it_two_steps_away(api, curator_
     migration = models.Migration.objects.get(slug="wechat-to-telegram-2017")
     migration.from_platform, migration.from_group = platform, group
     migration.save()
-    changes.flush()  # what the write API does after its writes
+    feed.flush()  # what the write API does after its writes
     assert api.get("/api/v1/migrations/wechat-to-telegram-2017/").status_code == 200
     _, start = read_feed(api)
 

@@ -41,7 +41,7 @@ from rest_framework import serializers
 from rest_framework.filters import search_smart_split
 from rest_framework.test import APIClient
 
-from api import changes
+from api import changes, representations
 from api.urls import router
 from cryptogroups import models
 from cryptogroups.codes import SLUG_PATTERN
@@ -597,7 +597,7 @@ def search_oracle(op: Operation, value: str) -> set[str]:
             record = getattr(record, part, None) if record is not None else None
         return (record or "").lower()
 
-    public = changes.public_queryset(viewset.queryset.model)
+    public = representations.public_queryset(viewset.queryset.model)
     return {
         record.slug
         for record in public

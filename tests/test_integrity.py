@@ -17,8 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from api import changes
-from cryptogroups import models
+from cryptogroups import feed, models
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +124,7 @@ def test_a_citation_row_of_another_model_cannot_wedge_the_feed(curator_api):
     )
     models.PendingChange.objects.create(content_type=user_type, object_id=1, expand=True)
 
-    changes.flush()
+    feed.flush()
 
     assert not models.PendingChange.objects.exists()
     last = models.Change.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
@@ -412,11 +411,11 @@ OTHER_RECORDS = {"responses", "availabilities"}
 
 
 def test_each_models_cited_fields_are_its_representations_fields():
-    from api.changes import viewsets_by_model
+    from api.representations import viewset_of
     from cryptogroups.dataset import CITED_MODELS
 
     for model in CITED_MODELS:
-        serializer = viewsets_by_model()[model].serializer_class
+        serializer = viewset_of(model).serializer_class
         shown = set(serializer.Meta.fields) - NOT_CITED - OTHER_RECORDS
         assert set(model.cited_fields) == shown, model.__name__
 

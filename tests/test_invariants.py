@@ -48,9 +48,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from api import changes
+from api import representations
 from cryptogroups import dataset, models, snapshot
 from cryptogroups.models.sources import CITED_MODEL_NAMES
+from cryptogroups.resources import RESOURCES
 from tests import factories as f
 from tests.conftest import token_client
 
@@ -76,7 +77,7 @@ _numbers = itertools.count(1)
 
 
 def resource(model: type[db_models.Model]) -> str:
-    return changes.resource_names()[model]
+    return RESOURCES[model].path
 
 
 def url(model: type[db_models.Model], slug: str | None = None, **params) -> str:
@@ -431,7 +432,7 @@ class Curators:
         record = self.record(choices, model)
         if record is None:
             return
-        viewset = changes.viewsets_by_model()[model]
+        viewset = representations.viewset_of(model)
         read = viewset.serializer_class(
             viewset.queryset.all().get(pk=record.pk), context={"request": None}
         )
@@ -950,7 +951,7 @@ def test_a_snapshot_after_random_writes_is_sealed_and_importable(curators, data)
         written = curators.written | {("organizations", "zz-late-parent")}
         written |= {("organizations", "aa-early-child")}
         refused, exported = {}, 0
-        for model, name in changes.resource_names().items():
+        for model, name in ((m, r.path) for m, r in RESOURCES.items()):
             write_class = snapshot.write_serializer_of(model)
             lines = (directory / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
             exported += len(lines)
@@ -964,7 +965,7 @@ def test_a_snapshot_after_random_writes_is_sealed_and_importable(curators, data)
                     refused[f"{name}/{record['slug']}"] = serializer.errors
         assert refused == {}
         assert exported == sum(
-            changes.public_queryset(model).count() for model in changes.resource_names()
+            representations.public_queryset(model).count() for model in RESOURCES
         )
         assert broken_rules() == []
     finally:

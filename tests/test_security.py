@@ -28,10 +28,9 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from api import changes
 from api.filters import CountryFilter, LanguageFilter, SlugFilter, SubdivisionFilter
 from api.urls import router
-from cryptogroups import models
+from cryptogroups import feed, models
 from cryptogroups.models.base import Record
 from cryptogroups.roles import CURATORS_GROUP
 from tests import factories as f
@@ -818,7 +817,7 @@ def make_hidden(*, flush: bool = False) -> None:
     linked("exchange-responses").actions.add(action)
     linked("migrations").drivers.add(action)
     if flush:
-        changes.flush()
+        feed.flush()
 
 
 def answer(client, path: str, **headers) -> tuple[int, object]:
@@ -1254,7 +1253,7 @@ def failing(monkeypatch, error_: Exception) -> APIClient:
 def secret_words() -> str:
     return (
         f'SELECT "password" FROM "auth_user" WHERE 1; key {settings.SECRET_KEY}; '
-        f'File "{settings.BASE_DIR}/api/views.py", line 1'
+        f'File "{settings.BASE_DIR}/api/views/records.py", line 1'
     )
 
 

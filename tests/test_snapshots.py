@@ -23,9 +23,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from api import changes
 from api.changes import decode_cursor
-from cryptogroups import models
+from cryptogroups import feed, models
 from tests import factories as f
 from tests.conftest import token_client
 from tests.test_changes import read_feed, replay, writes
@@ -293,7 +292,7 @@ def test_changes_waiting_for_the_feed_are_in_it_before_the_snapshots_cursor(api,
     assert models.PendingChange.objects.exists()
 
     directory = export(tmp_path / "snapshot")
-    changes.flush()  # what runs once the save's transaction commits
+    feed.flush()  # what runs once the save's transaction commits
 
     cursor = package_of(directory)["cryptogroups:feed_cursor"]
     entries, through = read_feed(api, after=cursor)

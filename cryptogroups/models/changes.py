@@ -1,7 +1,7 @@
 """The changes feed's storage: an append-only log of what happened to the public dataset.
 
 ``Change`` rows are written only while the dataset version's row is locked (see
-``api.changes``), so their ids increase in commit order: a reader that has seen id N has seen
+``cryptogroups.feed``), so their ids increase in commit order: a reader that has seen id N has seen
 every change committed before it. Rows are never deleted; tombstones are kept for good.
 """
 

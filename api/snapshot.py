@@ -39,8 +39,11 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from rest_framework import relations, serializers
 
-from api import changes
+from cryptogroups import feed
 from cryptogroups import models as domain
+from cryptogroups.resources import LINK_MODELS, RESOURCE_MODELS, RESOURCES
+
+from . import changes, representations
 
 #: The descriptor and the checksum file of a snapshot.
 DESCRIPTOR = "datapackage.json"
@@ -76,8 +79,8 @@ SNAPSHOT_ATTEMPTS = 5
 #: The models that must hold no row for an import: records, the rows shown inside them, and the
 #: changes feed's tables.
 IMPORT_EMPTY_MODELS: tuple[type[models.Model], ...] = (
-    *changes.RESOURCE_MODELS,
-    *changes.LINK_MODELS,
+    *RESOURCE_MODELS,
+    *LINK_MODELS,
     domain.Change,
     domain.FeedState,
     domain.PendingChange,
@@ -95,11 +98,7 @@ class SnapshotError(Exception):
 
 def resources() -> dict[str, type[models.Model]]:
     """The API's resources (as in /api/v1/<resource>/) and their models, sorted by name."""
-    return dict(sorted((name, model) for model, name in changes.resource_names().items()))
-
-
-def viewset_of(model: type[models.Model]):
-    return changes.viewsets_by_model()[model]
+    return dict(sorted((resource.path, model) for model, resource in RESOURCES.items()))
 
 
 # --- The CSV table of a resource ---------------------------------------------------------------
@@ -240,7 +239,7 @@ def feed_snapshot() -> Iterator[int]:
     Called inside a transaction (as in tests), it reads within that transaction.
     """
     for _attempt in range(SNAPSHOT_ATTEMPTS):
-        changes.flush()
+        feed.flush()
         outermost = not connection.in_atomic_block
         if outermost:
             connection.ensure_connection()
@@ -260,8 +259,8 @@ def feed_snapshot() -> Iterator[int]:
 def public_records(model: type[models.Model]) -> Iterator[dict]:
     """Every public record of a resource, as its detail endpoint serves it (API URLs relative
     to the host), sorted by slug (by code point, whatever the database's collation)."""
-    plan = viewset_of(model).plan()
-    queryset = changes.public_queryset(model)
+    plan = representations.viewset_of(model).plan()
+    queryset = representations.public_queryset(model)
     keys = sorted(queryset.values_list("slug", "pk"))
     for batch in batched(keys, BATCH):
         rows = plan.rows(queryset.filter(pk__in=[pk for _slug, pk in batch]))
@@ -292,7 +291,7 @@ def write_resource(
     directory: Path, name: str, model: type[models.Model], base_url: str | None
 ) -> int:
     """Write ``<name>.jsonl`` and ``<name>.csv``; returns how many records they hold."""
-    columns = table_columns(viewset_of(model).serializer_class)
+    columns = table_columns(representations.viewset_of(model).serializer_class)
     count = 0
     with (
         (directory / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n") as lines,
@@ -302,7 +301,7 @@ def write_resource(
         writer.writerow([column.name for column in columns])
         for record in public_records(model):
             if base_url is not None:
-                record = changes.absolute_urls(record, lambda path: f"{base_url}{path}")
+                record = representations.absolute_urls(record, lambda path: f"{base_url}{path}")
             lines.write(compact_json(record) + "\n")
             writer.writerow([column.cell(record) for column in columns])
             count += 1
@@ -315,7 +314,7 @@ def descriptor(
     """The Data Package descriptor of the files written."""
     described = []
     for name in names:
-        viewset = viewset_of(resources()[name])
+        viewset = representations.viewset_of(resources()[name])
         summary = (inspect.getdoc(viewset) or "").split("\n\n")[0].replace("\n", " ")
         described.append(
             {
@@ -495,7 +494,7 @@ def read_records(directory: Path, package: dict[str, Any]) -> dict[str, list[dic
 
 
 def write_serializer_of(model: type[models.Model]) -> type[serializers.Serializer]:
-    return viewset_of(model).write_serializer_class
+    return representations.viewset_of(model).write_serializer_class
 
 
 def referenced_models(serializer) -> set[type[models.Model]]:
@@ -611,7 +610,7 @@ def import_snapshot(directory: Path | str) -> dict[str, int]:
     reason = f"Imported from a snapshot (datapackage.json created {created})."
     counts: dict[str, int] = {}
     with transaction.atomic():
-        # The lock every write holds until it commits (see api.changes).
+        # The lock every write holds until it commits (see cryptogroups.feed).
         domain.DatasetVersion.objects.select_for_update().filter(pk=1).first()
         occupied = non_empty_tables()
         if occupied:
@@ -634,5 +633,5 @@ def import_snapshot(directory: Path | str) -> dict[str, int]:
                     updated_at=timestamp(record, "updated_at", where),
                 )
             counts[name] = len(ordered)
-        changes.flush()
+        feed.flush()
     return counts

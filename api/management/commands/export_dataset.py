@@ -1,11 +1,11 @@
-"""``manage.py export_dataset``: a snapshot of the public dataset (see cryptogroups.snapshot
+"""``manage.py export_dataset``: a snapshot of the public dataset (see api.snapshot
 and docs/snapshots.md)."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cryptogroups.snapshot import SnapshotError, export
+from api.snapshot import SnapshotError, export
 
 
 class Command(BaseCommand):

@@ -1,11 +1,11 @@
 """``manage.py import_dataset``: load a snapshot written by export_dataset into an empty
-database (see cryptogroups.snapshot and docs/snapshots.md)."""
+database (see api.snapshot and docs/snapshots.md)."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cryptogroups.snapshot import SnapshotError, import_snapshot
+from api.snapshot import SnapshotError, import_snapshot
 
 
 class Command(BaseCommand):

@@ -1,0 +1,65 @@
+"""Records as the API represents them, outside a request: for the changes feed
+(``cryptogroups.feed`` asks for them through ``representation``), snapshots, and the validators
+of reads and writes. Each is what the record's detail endpoint serves, built from rows
+(api.fast) by the resource's own viewset, with API URLs relative to the host."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import models
+
+from cryptogroups import models as domain
+
+#: Each resource's viewset, by model (filled from the URL router when the app is ready).
+_viewsets: dict[type[models.Model], type] = {}
+
+
+def use_viewsets(viewsets: Iterable[type]) -> None:
+    _viewsets.update({viewset.queryset.model: viewset for viewset in viewsets})
+
+
+def viewset_of(model: type[models.Model]) -> type:
+    return _viewsets[model]
+
+
+def public_queryset(model: type[models.Model]) -> models.QuerySet:
+    """The queryset the public API serves the model's records from."""
+    queryset = viewset_of(model).queryset.all()
+    if isinstance(queryset, domain.RecordQuerySet):
+        queryset = queryset.public()
+    return queryset
+
+
+def representation(record: models.Model) -> dict | None:
+    """The record as its detail endpoint serves it, with API URLs relative to the host; None
+    when the public API does not serve it."""
+    return render(type(record), public_queryset(type(record)).filter(pk=record.pk))
+
+
+def render(model: type[models.Model], queryset: models.QuerySet) -> dict | None:
+    """The first record of the queryset as its detail endpoint serves it to a curator, with
+    API URLs relative to the host; None when there is none."""
+    plan = viewset_of(model).plan()
+    built = plan.represent(plan.rows(queryset), None)
+    return built[0] if built else None
+
+
+def render_record(record: models.Model) -> dict | None:
+    """The record's representation now, whatever its status."""
+    model = type(record)
+    return render(model, viewset_of(model).queryset.filter(pk=record.pk))
+
+
+def absolute_urls(document, build_absolute_uri):
+    """The document with its API URLs (relative, as stored) made absolute for this request."""
+    if isinstance(document, dict):
+        return {
+            key: build_absolute_uri(value)
+            if key in ("url", "next") and isinstance(value, str) and value.startswith("/")
+            else absolute_urls(value, build_absolute_uri)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [absolute_urls(value, build_absolute_uri) for value in document]
+    return document
