@@ -10,17 +10,26 @@ Every throttled response says where the client stands, in the headers of the IET
 ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds until the window ends) and
 ``RateLimit-Policy``. Past the limit the answer is a 429 with ``Retry-After``.
 
-A cache that cannot be reached does not block the API: the request is let through, and the
-failure is logged.
+Without a shared cache (no ``REDIS_URL``) each process's cache is its own memory, and a client's
+budget would be multiplied by the number of worker processes. gunicorn.conf.py then names a
+SQLite file for the instance (``RATE_LIMIT_FILE``), and every worker counts there
+(:class:`FileCounter`): the limit holds across the workers of an app server. Several app
+servers need Redis to share one budget.
+
+A cache (or counting file) that cannot be reached does not block the API: the request is let
+through, and the failure is logged.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core import checks
 from django.core.cache import cache
 from rest_framework.settings import api_settings
@@ -93,19 +102,8 @@ class FixedWindowThrottle(BaseThrottle):
         now = time.time()
         window = int(now // rate.window)
         key = f"throttle:{self.scope}:{self.ident(request)}:{window}"
-        try:
-            # add() is a no-op when the key exists; incr() is atomic on Redis.
-            cache.add(key, 0, timeout=rate.window + 1)
-            count = cache.incr(key)
-        except ValueError:
-            # The key expired between add() and incr(): this request opens the window.
-            count = 1
-            try:
-                cache.set(key, 1, timeout=rate.window + 1)
-            except Exception:
-                logger.warning("Rate limit not counted: the cache is unavailable.", exc_info=True)
-        except Exception:
-            logger.warning("Rate limit not counted: the cache is unavailable.", exc_info=True)
+        count = counted(key, timeout=rate.window + 1)
+        if count is None:
             return True
         self.standing = Standing(
             self.scope, rate, count, math.ceil((window + 1) * rate.window - now)
@@ -139,6 +137,90 @@ class UserThrottle(FixedWindowThrottle):
 
     def ident(self, request) -> str:
         return str(request.user.pk)
+
+
+def counted(key: str, timeout: int) -> int | None:
+    """This request counted under ``key``: the count so far, or None when nothing can count
+    (the request is then let through)."""
+    counter = file_counter()
+    if counter is not None:
+        try:
+            return counter.incr(key, timeout)
+        except sqlite3.Error:
+            logger.warning("Rate limit not counted: its file is unavailable.", exc_info=True)
+            return None
+    try:
+        # add() is a no-op when the key exists; incr() is atomic on Redis.
+        cache.add(key, 0, timeout=timeout)
+        return cache.incr(key)
+    except ValueError:
+        # The key expired between add() and incr(): this request opens the window.
+        try:
+            cache.set(key, 1, timeout=timeout)
+        except Exception:
+            logger.warning("Rate limit not counted: the cache is unavailable.", exc_info=True)
+        return 1
+    except Exception:
+        logger.warning("Rate limit not counted: the cache is unavailable.", exc_info=True)
+        return None
+
+
+class FileCounter:
+    """Counts shared by the processes of one host, in an SQLite file: each increment is one
+    atomic statement (SQLite locks the file), so every worker sees every other's requests.
+    Entries are dropped once their window has passed. Each thread has its own connection."""
+
+    #: The longest a request waits for another process's increment before it is let through.
+    BUSY_MS = 250
+    #: Seconds between purges of expired counts (by each process).
+    PURGE_EVERY = 60
+
+    def __init__(self, path: str):
+        self.path = path
+        self.local = threading.local()
+        self.purged = 0.0
+
+    def connection(self) -> sqlite3.Connection:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path, timeout=self.BUSY_MS / 1000, isolation_level=None
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=OFF")  # counts need not survive a crash
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS counts "
+                "(key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL)"
+            )
+            self.local.connection = connection
+        return connection
+
+    def incr(self, key: str, timeout: int) -> int:
+        connection = self.connection()
+        now = time.time()
+        (count,) = connection.execute(
+            "INSERT INTO counts (key, count, expires) VALUES (?, 1, ?) "
+            "ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
+            (key, now + timeout),
+        ).fetchone()
+        if now - self.purged > self.PURGE_EVERY:
+            self.purged = now
+            connection.execute("DELETE FROM counts WHERE expires < ?", (now,))
+        return count
+
+
+_file_counters: dict[str, FileCounter] = {}
+
+
+def file_counter() -> FileCounter | None:
+    """The host's counting file, when there is no shared cache and the app server named one
+    (gunicorn.conf.py sets ``RATE_LIMIT_FILE``); None otherwise (one process: its cache)."""
+    path = settings.RATE_LIMIT_FILE
+    if settings.REDIS_URL or not path:
+        return None
+    if path not in _file_counters:
+        _file_counters[path] = FileCounter(path)
+    return _file_counters[path]
 
 
 def check_rates(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -9,8 +9,10 @@ import logging
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -329,3 +331,69 @@ def test_each_client_gets_its_own_csrf_token_in_swagger_ui():
         tags.append(page["ETag"])
     assert tokens[0] != tokens[1]
     assert tags[0] != tags[1]
+
+
+# --- gunicorn.conf.py ----------------------------------------------------------------------------
+
+
+def gunicorn_check_config(**env: str) -> subprocess.CompletedProcess:
+    """gunicorn reading gunicorn.conf.py and loading the app, without serving anything."""
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--check-config"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": "sqlite:///:memory:", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8000", "[::]:8000", "192.0.2.10:8000",
+                                  "127.0.0.1:8000,0.0.0.0:8001"])  # fmt: skip
+def test_gunicorn_refuses_to_face_clients(bind):
+    """gunicorn reads headers with no time limit: only the proxy may reach it."""
+    result = gunicorn_check_config(GUNICORN_BIND=bind)
+    assert result.returncode != 0
+    assert "refusing to listen on" in result.stderr
+    assert "deploy/nginx" in result.stderr
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:8000", "[::1]:8000", "unix:/run/cg/gunicorn.sock"])
+def test_gunicorn_listens_on_loopback_or_a_unix_socket(bind):
+    result = gunicorn_check_config(GUNICORN_BIND=bind)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_proxy_on_another_host_is_said_explicitly():
+    result = gunicorn_check_config(GUNICORN_BIND="0.0.0.0:8000", GUNICORN_BIND_PUBLIC="1")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.servers
+def test_instances_on_one_host_share_no_control_socket(tmp_path):
+    """gunicorn's default control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl):
+    a second instance took it over, and stopping either removed it for both. There is none
+    unless GUNICORN_CONTROL_SOCKET names one, and then each instance has its own."""
+    from tests.appserver import AppServer
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": "", "DATABASE_URL": f"sqlite:///{tmp_path}/x"}
+    with AppServer(workers=1, **env), AppServer(workers=1, **env):
+        assert list(home.rglob("*.ctl")) == []
+    sockets = [tmp_path / "first.ctl", tmp_path / "second.ctl"]
+    first = AppServer(workers=1, GUNICORN_CONTROL_SOCKET=str(sockets[0]), **env).start()
+    try:
+        with AppServer(workers=1, GUNICORN_CONTROL_SOCKET=str(sockets[1]), **env):
+            for path in sockets:  # made by a thread of the master, once it runs
+                deadline = time.monotonic() + 15
+                while not path.is_socket() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert path.is_socket()
+        # The second instance is gone, with its socket; the first one's still answers.
+        assert not sockets[1].exists()
+        with socket.socket(socket.AF_UNIX) as control:
+            control.connect(str(sockets[0]))
+    finally:
+        first.stop()

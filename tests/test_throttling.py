@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import copy
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from django.conf import settings
-from django.core import checks
+from django.core import checks, signals
 from django.core.cache import cache
+from django.db import close_old_connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from api import throttling
+from cryptogroups.wsgi import make_application
+from tests.appserver import AppServer
 from tests.conftest import token_client
+from tests.test_wsgi import call
 
 GROUPS = "/api/v1/groups/"
 
@@ -176,3 +188,127 @@ def test_the_schema_documents_the_429_and_the_headers(api):
             if method in {"get", "post", "put", "patch", "delete"}:
                 assert "429" in op["responses"], f"{method} {path}"
                 assert "503" in op["responses"], f"{method} {path}"
+
+
+# --- Client addresses: X-Forwarded-For is the proxy's to set ----------------------------------
+
+
+def forwarded_for_each_request(app, peer: str, count: int) -> list[int]:
+    """``count`` reads from ``peer``, each claiming a fresh address in X-Forwarded-For."""
+    return [
+        call(
+            app,
+            path=GROUPS,
+            REMOTE_ADDR=peer,
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        ).status
+        for n in range(1, count + 1)
+    ]
+
+
+@pytest.fixture
+def wsgi_app_with_proxy(db, settings):
+    """The production application with one proxy declared (NUM_PROXIES=1), as the deployment
+    guide sets it, and the default trusted proxies (this host)."""
+    config = copy.deepcopy(settings.REST_FRAMEWORK)
+    config["NUM_PROXIES"] = 1
+    config["DEFAULT_THROTTLE_RATES"] = {"anon": "3/minute", "user": "off"}
+    settings.REST_FRAMEWORK = config
+    settings.NUM_PROXIES = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "::1", "unix"]
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield make_application()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+def test_a_client_that_reaches_the_app_directly_cannot_choose_its_address(
+    wsgi_app_with_proxy, caplog
+):
+    with caplog.at_level(logging.INFO, logger="cryptogroups.access"):
+        statuses = forwarded_for_each_request(wsgi_app_with_proxy, "203.0.113.9", 6)
+    assert statuses == [200, 200, 200, 429, 429, 429]
+    # The access log names the peer, not the address it claimed.
+    clients = {r.client for r in caplog.records if r.name == "cryptogroups.access"}
+    assert clients == {"203.0.113.9"}
+
+
+def test_the_trusted_proxy_names_the_client(wsgi_app_with_proxy):
+    """Through the proxy on this host, each client address has its own budget."""
+    statuses = forwarded_for_each_request(wsgi_app_with_proxy, "127.0.0.1", 6)
+    assert statuses == [200] * 6
+    unix_socket_peer = forwarded_for_each_request(wsgi_app_with_proxy, "", 6)
+    assert unix_socket_peer == [200] * 6
+
+
+def test_a_trusted_peer_is_only_the_one_configured(wsgi_app_with_proxy, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    app = make_application()
+    assert forwarded_for_each_request(app, "10.1.2.3", 4) == [200] * 4
+    assert forwarded_for_each_request(app, "127.0.0.1", 4) == [200, 200, 200, 429]
+
+
+def test_trusted_proxies_must_be_addresses():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "NUM_PROXIES": "1", "TRUSTED_PROXIES": "127.0.0.1,the-proxy"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES: 'the-proxy'" in result.stderr
+
+
+# --- The documentation is not counted against the API's budget --------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["/api/schema/", "/api/schema/?format=json", "/api/docs/",
+                                  "/api/redoc/"])  # fmt: skip
+def test_the_documentation_is_read_past_the_api_budget(api, page):
+    with rates(anon="2/minute"):
+        assert [api.get(GROUPS).status_code for _ in range(3)] == [200, 200, 429]
+        responses = [api.get(page) for _ in range(3)]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert "RateLimit-Limit" not in responses[0]
+
+
+# --- The limit holds across the worker processes of an app server ------------------------------
+
+
+@pytest.mark.servers
+def test_the_limit_holds_across_worker_processes_without_redis(tmp_path):
+    """Five gunicorn workers, no REDIS_URL: 40 reads from one address over fresh connections,
+    8 at a time, spread over the workers, and the limit of 5 holds for all of them."""
+    limit, sent = 5, 40
+    with AppServer(
+        workers=5,
+        threads=2,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        THROTTLE_ANON_RATE=f"{limit}/minute",
+    ) as server:
+
+        def read(_) -> httpx.Response:
+            with httpx.Client(base_url=server.base_url, timeout=10) as client:
+                return client.get("/api/v1/")  # a fresh connection each time
+
+        # All within one window: wait for a fresh one when this one ends soon.
+        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+            assert client.get("/healthz").status_code == 200
+        wait = 60 - time.time() % 60
+        if wait < 20:
+            time.sleep(wait + 0.5)
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(read, range(sent)))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: limit, 429: sent - limit}, statuses
+    # The budget's headers agree: one count for the whole server.
+    remaining = sorted(int(r.headers["RateLimit-Remaining"]) for r in responses)
+    assert remaining[: sent - limit + 1] == [0] * (sent - limit + 1)
+    assert remaining[-limit:] == list(range(limit))
