@@ -610,7 +610,7 @@ def import_snapshot(directory: Path | str) -> dict[str, int]:
     reason = f"Imported from a snapshot (datapackage.json created {created})."
     counts: dict[str, int] = {}
     with transaction.atomic():
-        # The lock every write holds until it commits (see cryptogroups.feed).
+        # The feed's ordering lock, which every write takes to append (see cryptogroups.feed).
         domain.DatasetVersion.objects.select_for_update().filter(pk=1).first()
         occupied = non_empty_tables()
         if occupied:
