@@ -64,19 +64,27 @@ def prepare_database(database_url: str) -> None:
 
 
 class AppServer:
-    """gunicorn serving the app; ``with AppServer(DATABASE_URL=...) as app: app.get(...)``."""
+    """gunicorn serving the app; ``with AppServer(DATABASE_URL=...) as app: app.get(...)``.
+    It listens on a free loopback port, or on ``unix_socket`` when given (as behind nginx)."""
 
-    def __init__(self, workers: int = 2, threads: int = 2, **env: str):
+    def __init__(
+        self, workers: int = 2, threads: int = 2, unix_socket: Path | None = None, **env: str
+    ):
         self.port = free_port()
+        self.unix_socket = unix_socket
+        bind = f"unix:{unix_socket}" if unix_socket else f"127.0.0.1:{self.port}"
         self.env = environment(
-            GUNICORN_BIND=f"127.0.0.1:{self.port}",
+            GUNICORN_BIND=bind,
             WEB_CONCURRENCY=str(workers),
             GUNICORN_THREADS=str(threads),
             **env,
         )
         self.log = Path(tempfile.mkstemp(prefix="cryptogroups-app-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = "http://127.0.0.1" if unix_socket else f"http://127.0.0.1:{self.port}"
+
+    def transport(self) -> httpx.HTTPTransport | None:
+        return httpx.HTTPTransport(uds=str(self.unix_socket)) if self.unix_socket else None
 
     def start(self, timeout: float = 60) -> AppServer:
         with self.log.open("wb") as log:
@@ -93,8 +101,9 @@ class AppServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.tail()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    return self
+                with self.client(timeout=2) as client:
+                    if client.get("/healthz").status_code == 200:
+                        return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
@@ -129,7 +138,12 @@ class AppServer:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=kwargs.pop("timeout", 10), **kwargs)
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=kwargs.pop("timeout", 10),
+            transport=self.transport(),
+            **kwargs,
+        )
 
     def __enter__(self) -> AppServer:
         return self.start()

@@ -349,8 +349,9 @@ def gunicorn_check_config(**env: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("bind", ["0.0.0.0:8000", "[::]:8000", "192.0.2.10:8000",
-                                  "127.0.0.1:8000,0.0.0.0:8001"])  # fmt: skip
+@pytest.mark.parametrize(
+    "bind", ["0.0.0.0:8000", "[::]:8000", "192.0.2.10:8000", "127.0.0.1:8000,0.0.0.0:8001"]
+)
 def test_gunicorn_refuses_to_face_clients(bind):
     """gunicorn reads headers with no time limit: only the proxy may reach it."""
     result = gunicorn_check_config(GUNICORN_BIND=bind)

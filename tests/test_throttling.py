@@ -269,8 +269,9 @@ def test_trusted_proxies_must_be_addresses():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page", ["/api/schema/", "/api/schema/?format=json", "/api/docs/",
-                                  "/api/redoc/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "page", ["/api/schema/", "/api/schema/?format=json", "/api/docs/", "/api/redoc/"]
+)
 def test_the_documentation_is_read_past_the_api_budget(api, page):
     with rates(anon="2/minute"):
         assert [api.get(GROUPS).status_code for _ in range(3)] == [200, 200, 429]

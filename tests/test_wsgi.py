@@ -262,8 +262,9 @@ def test_a_peer_that_is_no_proxy_cannot_claim_https(app, settings):
     settings.SECURE_SSL_REDIRECT = True
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     application = make_application()
-    direct = call(application, "GET", "/api/v1/", REMOTE_ADDR="203.0.113.9",
-                  HTTP_X_FORWARDED_PROTO="https")  # fmt: skip
+    direct = call(
+        application, "GET", "/api/v1/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_PROTO="https"
+    )
     proxied = call(application, "GET", "/api/v1/", HTTP_X_FORWARDED_PROTO="https")
     assert direct.status == 301
     assert direct.headers["location"].startswith("https://")
@@ -285,14 +286,33 @@ PATHS = [
     "/readyz",
     "/no/such/path",
 ]
-CHARSETS = ["punycode", "idna", "utf-16", "utf-16-be", "utf-32", "rot13", "bz2_codec",
-            "undefined", "utf-7", "unicode_escape", "no-such-codec", "utf-8", ""]  # fmt: skip
-MEDIA_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
-               "multipart/form-data; boundary=x", "application/octet-stream"]  # fmt: skip
+CHARSETS = [
+    "punycode",
+    "idna",
+    "utf-16",
+    "utf-16-be",
+    "utf-32",
+    "rot13",
+    "bz2_codec",
+    "undefined",
+    "utf-7",
+    "unicode_escape",
+    "no-such-codec",
+    "utf-8",
+    "",
+]
+MEDIA_TYPES = [
+    "application/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/octet-stream",
+]
 
 latin1 = st.binary(max_size=40).map(wire)
-token = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-", min_size=1,
-                max_size=10)  # fmt: skip
+token = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=10
+)
 charset_text = st.one_of(st.sampled_from(CHARSETS), latin1)
 content_type = (
     st.builds(
@@ -323,10 +343,22 @@ method = st.one_of(
     st.sampled_from(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "get", "TRACE"]),
     token,
 )
-header_name = st.sampled_from(["HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_AUTHORIZATION",
-                               "HTTP_COOKIE", "HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH",
-                               "HTTP_X_REQUEST_ID", "HTTP_X_FORWARDED_FOR", "HTTP_ORIGIN",
-                               "HTTP_ACCEPT_ENCODING", "HTTP_RANGE", "HTTP_X_CUSTOM"])  # fmt: skip
+header_name = st.sampled_from(
+    [
+        "HTTP_ACCEPT",
+        "HTTP_ACCEPT_LANGUAGE",
+        "HTTP_AUTHORIZATION",
+        "HTTP_COOKIE",
+        "HTTP_IF_NONE_MATCH",
+        "HTTP_IF_MATCH",
+        "HTTP_X_REQUEST_ID",
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_ORIGIN",
+        "HTTP_ACCEPT_ENCODING",
+        "HTTP_RANGE",
+        "HTTP_X_CUSTOM",
+    ]
+)
 headers = st.dictionaries(header_name, latin1, max_size=4)
 
 
