@@ -1,6 +1,7 @@
 """Who may do what in the API: anyone reads published data; curators write (see
 cryptogroups.roles). A delete through the API is a retraction, which needs the change
-permission; a hard delete (``?hard=true``) also needs the model's delete permission."""
+permission; a hard delete (``?hard=true``) also needs the model's delete permission, and a
+takedown the takedown permission."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from rest_framework import permissions
 
 from cryptogroups.roles import CURATORS_GROUP
 
-__all__ = ["CURATORS_GROUP", "CuratorPermissions", "can_hard_delete", "can_view_unpublished"]
+__all__ = [
+    "CURATORS_GROUP",
+    "CuratorPermissions",
+    "can_hard_delete",
+    "can_take_down",
+    "can_view_unpublished",
+]
 
 
 class CuratorPermissions(permissions.DjangoModelPermissionsOrAnonReadOnly):
@@ -33,3 +40,9 @@ def can_hard_delete(user, model) -> bool:
     return bool(user and user.is_authenticated) and user.has_perm(
         f"{opts.app_label}.delete_{opts.model_name}"
     )
+
+
+def can_take_down(user) -> bool:
+    """Whether the user may take records down (not a curator's permission: grant it to the few
+    who answer takedown requests)."""
+    return bool(user and user.is_authenticated) and user.has_perm("cryptogroups.add_takedown")

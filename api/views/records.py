@@ -105,7 +105,7 @@ class RecordViewSet(
     def allowed_query_parameters(self) -> dict[str, bool]:
         """Each parameter this action reads, and whether it may be repeated."""
         allowed = dict(COMMON_PARAMETERS)
-        if self.action in ("create", "update", "partial_update", "destroy"):
+        if self.action in ("create", "update", "partial_update", "destroy", "takedown"):
             allowed.update(WRITE_PARAMETERS)
             if self.action == "destroy":
                 allowed["hard"] = False

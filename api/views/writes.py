@@ -1,5 +1,5 @@
-"""How curators write a resource: create, replace, update and retract or delete, each in one
-transaction that ends by recording the change in the feed."""
+"""How curators write a resource: create, replace, update, retract or delete, and take down,
+each in one transaction that ends by recording the change in the feed."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from urllib.parse import urlencode
 
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import parse_etags
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.exceptions import (
     PermissionDenied,
     ValidationError,
@@ -18,9 +21,11 @@ from rest_framework.response import Response
 
 from cryptogroups import feed
 from cryptogroups.choices import PublicationStatus
+from cryptogroups.takedowns import take_down
 
-from ..permissions import can_hard_delete
+from ..permissions import can_hard_delete, can_take_down
 from ..representations import render_record
+from ..schema import reason_parameter, slug_parameter
 from .conditional import entity_tag
 from .requests import PUBLISHED, Conflict, PreconditionFailed
 
@@ -85,6 +90,36 @@ class WriteMixin:
                 record.publication_status = PublicationStatus.RETRACTED
                 record.save(update_fields=["publication_status", "updated_at"])
             self.finish_write(None if hard else record)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id=None,
+        request=None,
+        responses={204: None},
+        parameters=[slug_parameter, reason_parameter],
+        filters=False,
+        description="Take the record down for good: it leaves the public API, every earlier "
+        "changes-feed entry of it becomes a tombstone (and entries of records that embedded it "
+        "lose that part), its history is deleted, and no later snapshot holds it. Who did it, "
+        "when and why are kept. Needs the takedown permission; a 409 while other records refer "
+        "to it. Mirrors must delete their copy, and what they kept of it.",
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def takedown(self, request, slug: str, format: str | None = None) -> Response:
+        reason = self.change_reason(request)
+        if not can_take_down(request.user):
+            raise PermissionDenied("A takedown needs the takedown permission.")
+        with transaction.atomic():
+            records = self.model._default_manager.select_for_update(of=("self",))
+            record = get_object_or_404(records, slug=slug)
+            try:
+                take_down(record, user=request.user, reason=reason)
+            except (ProtectedError, RestrictedError) as error:
+                raise Conflict(
+                    "Other records refer to this one; change or delete them first: "
+                    + "; ".join(sorted({str(obj) for obj in error.protected_objects})[:5])
+                ) from None
+            feed.cancel_scheduled_flush()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # Everything a write's answer says is read before its transaction commits: once the

@@ -2,7 +2,7 @@
 
 from .actions import ActionIssuer, ActionTarget, RegulatoryAction
 from .base import RecordQuerySet
-from .changes import Change, FeedState, PendingChange
+from .changes import Change, FeedState, PendingChange, Takedown
 from .exchanges import Exchange, ExchangeResponse
 from .groups import Group, GroupExchange, Migration
 from .organizations import Organization
@@ -29,4 +29,5 @@ __all__ = [
     "RecordQuerySet",
     "RegulatoryAction",
     "Source",
+    "Takedown",
 ]

@@ -7,6 +7,7 @@ every change committed before it. Rows are never deleted; tombstones are kept fo
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
@@ -105,3 +106,34 @@ class PendingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id}"
+
+
+class Takedown(models.Model):
+    """A record removed for good from the public dataset, from its feed entries and its
+    history, because it must not be published (a person's details, a legal request). Keeps
+    who did it, when and why, and which resource and slug the record had: nothing of what it
+    said. See ``cryptogroups.takedowns``."""
+
+    resource = models.CharField(max_length=40, help_text="The API resource of the record.")
+    slug = models.CharField(max_length=100, help_text="The record's slug when it was taken down.")
+    reason = models.TextField(
+        max_length=500, help_text="Why the record was taken down (a legal request, ...)."
+    )
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="takedowns",
+        help_text="Who took it down.",
+    )
+    taken_at = models.DateTimeField(default=timezone.now, help_text="When (UTC).")
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="%(app_label)s_%(class)s_reason_given"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource}/{self.slug} taken down {self.taken_at:%Y-%m-%d}"
