@@ -109,3 +109,42 @@ def dataset_left_in_place(django_db_blocker):
     yield
     with django_db_blocker.unblock():
         restore_dataset()
+
+
+# --- the browser tests (tests/browser.py) -------------------------------------------------------
+
+
+@pytest.fixture
+def static_files_under_their_own_names(settings) -> None:
+    """The live server serves static files from the apps' folders (Django's
+    StaticFilesHandler), under their own names: pages must name them so, not by the hashed
+    copies a deployment collects and WhiteNoise serves (tests/test_production.py checks
+    those)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def browser(static_files_under_their_own_names):
+    """Headless Chromium at 1400x1000, for pages of pytest-django's live server."""
+    from tests.browser import start_chromium
+
+    driver = start_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def staff_curator(committed_dataset) -> User:
+    """A curator (staff, in the curators group) the browser logs in as."""
+    from tests.browser import PASSWORD
+
+    user = User.objects.create_user(
+        "browser-curator", email="browser-curator@example.org", password=PASSWORD, is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=CURATORS_GROUP))
+    return user

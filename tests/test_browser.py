@@ -3,42 +3,28 @@ it cannot be published without a citation, cite a source through the autocomplet
 and find it in the public API and in the changes feed. Also checks that the interactive API
 documentation renders its operations.
 
-Runs headless Debian Chromium (packages ``chromium`` and ``chromium-driver``) through Selenium
-against pytest-django's live server. Without the browser the test is skipped, unless
-``REQUIRE_BROWSER=1`` (set by CI), in which case it fails.
+Runs headless Debian Chromium through Selenium against pytest-django's live server
+(tests/browser.py). Without the browser the test is skipped, unless ``REQUIRE_BROWSER=1`` (set
+by CI), in which case it fails.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from cryptogroups import models
-from cryptogroups.roles import CURATORS_GROUP
+from tests.browser import WAIT, log_in, save, type_into, visible, wait
 
 # The module commits to the database: the curated dataset is put back after it.
 pytestmark = pytest.mark.usefixtures("dataset_left_in_place")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-#: Seconds to wait for a page, an element or a script-driven change.
-WAIT = 20
-
-PASSWORD = "a-curator's-long-passphrase"
 SLUG = "browser-test-authority"
 NAME = "Browser Test Authority"
 QUOTE = "Regulators ordered the groups to close."
@@ -49,92 +35,11 @@ CITATIONS = "cryptogroups-citation-content_type-object_id"
 NO_CITATION_ERROR = "cannot be published without at least one citation"
 
 
-@pytest.fixture(autouse=True)
-def static_files_under_their_own_names(settings) -> None:
-    """The live server serves static files from the apps' folders (Django's
-    StaticFilesHandler), under their own names: pages must name them so, not by the hashed
-    copies a deployment collects and WhiteNoise serves (tests/test_production.py checks
-    those)."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        message = (
-            f"Browser test needs {' and '.join(missing)}: apt-get install chromium chromium-driver"
-        )
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{message} (REQUIRE_BROWSER=1)", pytrace=False)
-        pytest.skip(message)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(argument)
-    # The driver's path is given, so Selenium does not look for (or download) one.
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    try:
-        driver.set_page_load_timeout(30)
-        driver.set_script_timeout(WAIT)
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-def staff_curator(committed_dataset) -> User:
-    user = User.objects.create_user(
-        "browser-curator", email="browser-curator@example.org", password=PASSWORD, is_staff=True
-    )
-    user.groups.add(Group.objects.get(name=CURATORS_GROUP))
-    return user
-
-
-def wait(driver: WebDriver) -> WebDriverWait:
-    return WebDriverWait(driver, WAIT)
-
-
-def visible(driver: WebDriver, css: str) -> WebElement:
-    return wait(driver).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def type_into(driver: WebDriver, element_id: str, text: str) -> None:
-    field = visible(driver, f"#{element_id}")
-    field.clear()
-    field.send_keys(text)
-
-
-def save(driver: WebDriver) -> None:
-    """Clicks Save and waits for the next page."""
-    button = visible(driver, "input[name='_save']")
-    button.click()
-    wait(driver).until(ec.staleness_of(button))
-
-
 def get_json(url: str) -> dict:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=WAIT) as response:
         assert response.status == 200, url
         return json.load(response)
-
-
-def log_in(driver: WebDriver, base_url: str, user: User) -> None:
-    driver.get(f"{base_url}/admin/login/")
-    type_into(driver, "id_username", user.username)
-    type_into(driver, "id_password", PASSWORD)
-    submit = visible(driver, "#login-form input[type='submit']")
-    submit.click()
-    wait(driver).until(ec.staleness_of(submit))
-    assert "/admin/login/" not in driver.current_url, driver.page_source[:2000]
 
 
 def cite_source(driver: WebDriver, search: str) -> None:
