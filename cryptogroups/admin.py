@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models as db_models
 from django.db.models import Count
+from django.forms.utils import pretty_name
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
-from .choices import PublicationStatus
+from .choices import PublicationStatus, SourceText
+from .dataset import CITED_MODELS
 from .models.sources import refuse_uncited_publication, validate_cited_field
 from .resources import RESOURCES
 
@@ -35,11 +40,69 @@ class ChangeReasonForm(forms.ModelForm):
     )
 
 
+@dataclass(frozen=True)
+class FormError:
+    """One error of a failed save, as the summary at the top of the change form lists it."""
+
+    #: Where it is: the field's label ("Name"), the inline row ("Citations, row 2") and the
+    #: field in it ("Citations, row 2: Quote"); empty for an error of the record as a whole.
+    where: str
+    message: str
+    #: The id of the field's widget, or of the row, that the summary links to.
+    anchor: str
+
+
+def error_summary(form, inline_admin_formsets) -> list[FormError]:
+    """Every error of a change form and of its inlines, in the order of the page."""
+    errors = list(form_errors(form, where="", anchor=""))
+    for inline_admin_formset in inline_admin_formsets:
+        formset = inline_admin_formset.formset
+        name = capfirst(inline_admin_formset.opts.verbose_name_plural)
+        errors.extend(
+            FormError(name, message, f"{formset.prefix}-group")
+            for message in formset.non_form_errors()
+        )
+        for number, row in enumerate(formset.forms, start=1):
+            if formset.can_delete and formset._should_delete_form(row):
+                continue  # a row marked for deletion is not saved: its errors do not count
+            errors.extend(
+                form_errors(
+                    row, where=f"{name}, row {number}", anchor=f"{formset.prefix}-{number - 1}"
+                )
+            )
+    return errors
+
+
+def form_errors(form, *, where: str, anchor: str):
+    """The errors of one form: those of the form as a whole first, then each field's, in the
+    order of the fields."""
+    for message in form.errors.get(NON_FIELD_ERRORS, []):
+        yield FormError(where, message, anchor)
+    for bound in form:
+        label = bound.label or pretty_name(bound.name)
+        for message in bound.errors:
+            yield FormError(
+                f"{where}: {label}" if where else label, message, bound.auto_id or anchor
+            )
+
+
 class BaseAdmin(SimpleHistoryAdmin):
     """History with field-level changes; each save asks for a reason, also for inline rows."""
 
     form = ChangeReasonForm
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+
+    class Media:
+        css = {"all": ["cryptogroups/admin.css"]}
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # A failed save lists what is wrong at the top of the page, each error under the name
+        # of its field, or of the inline row it is in (Django's own note only counts them).
+        if context.get("errors"):
+            context["error_summary"] = error_summary(
+                context["adminform"].form, context["inline_admin_formsets"]
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change) -> None:
         obj._change_reason = form.cleaned_data["change_reason"]
@@ -66,6 +129,14 @@ class BaseAdmin(SimpleHistoryAdmin):
 class CitationFormSet(BaseGenericInlineFormSet):
     """Checks each citation's field against the record it cites. The citation's own clean()
     cannot: the formset sets the citation's content type only when saving."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Each row is labelled with its citation's name, which names the cited record: the
+        # record is this page's, so it is not read again for every row.
+        if self.instance.pk is not None:
+            for form in self.initial_forms:
+                form.instance.record = self.instance
 
     def clean(self) -> None:
         super().clean()
@@ -104,6 +175,14 @@ CITATION_FIELDS = [
 ]
 
 
+#: The outcome of a citation's check in a few words ("Read", "Not found"), for the narrow
+#: column of the citations inline; the column's help text says what each means.
+SHORT_SOURCE_TEXT = [
+    ("", "(unchecked)"),
+    *((value, label.split(":")[0]) for value, label in SourceText.choices),
+]
+
+
 class CitationForm(forms.ModelForm):
     """A citation as curators edit it: the quote and note as readable text areas."""
 
@@ -111,10 +190,15 @@ class CitationForm(forms.ModelForm):
         model = models.Citation
         fields = CITATION_FIELDS
         widgets = {
-            "quote": forms.Textarea(attrs={"rows": 3, "cols": 40}),
-            "note": forms.Textarea(attrs={"rows": 2, "cols": 30}),
+            "quote": forms.Textarea(attrs={"rows": 4, "cols": 40}),
+            "note": forms.Textarea(attrs={"rows": 3, "cols": 30}),
             "locator": forms.TextInput(attrs={"size": 10}),
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "source_text" in self.fields:
+            self.fields["source_text"].choices = SHORT_SOURCE_TEXT
 
 
 def cited_field_choice(model) -> forms.TypedChoiceField:
@@ -128,13 +212,50 @@ def cited_field_choice(model) -> forms.TypedChoiceField:
     )
 
 
+def cited_field_choice_by_model(first=None) -> forms.TypedChoiceField:
+    """``field_name`` where the kind of record is not known yet (or may change): the API
+    fields of every kind of record, grouped by kind, ``first``'s group first. The citation's
+    own validation checks the field against the record it points at."""
+    kinds = sorted(CITED_MODELS, key=lambda model: model is not first)
+    return forms.TypedChoiceField(
+        choices=[
+            ("", "(the whole record)"),
+            *(
+                (capfirst(model._meta.verbose_name), [(name, name) for name in model.cited_fields])
+                for model in kinds
+            ),
+        ],
+        required=False,
+        empty_value=None,
+        label="Field",
+        help_text="The field of the cited record's API representation the quote supports.",
+    )
+
+
 class CitationInline(GenericTabularInline):
+    """A record's citations, one row each. The row fits the page: each line of ``fields`` is
+    one cell of the table, the quote the widest (the template is Django's tabular inline with
+    that change)."""
+
     model = models.Citation
     form = CitationForm
     formset = CitationFormSet
+    template = "admin/cryptogroups/edit_inline/citations.html"
     extra = 0
-    fields = CITATION_FIELDS
+    fields = [
+        ("source", "field_name"),
+        ("quote",),
+        ("support", "verbatim"),
+        ("note", "locator"),
+        ("checked_on", "source_text"),
+    ]
+    #: The cells of a row: the row's label, a cell per line of ``fields``, the delete box.
+    row_cells = len(fields) + 2
+    classes = ["citations"]
     autocomplete_fields = ["source"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source")
 
     def get_formset(self, request, obj=None, **kwargs):
         form = type(
@@ -254,7 +375,45 @@ class CitationAdmin(BaseAdmin):
     list_select_related = ["source", "content_type"]
     search_fields = ["quote", "note", "source__title"]
     autocomplete_fields = ["source"]
-    readonly_fields = ["created_at", "updated_at"]
+    fields = [
+        "cited_record",
+        "content_type",
+        "object_id",
+        "field_name",
+        "source",
+        "quote",
+        "verbatim",
+        "support",
+        "locator",
+        "note",
+        "checked_on",
+        "source_text",
+        "change_reason",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = ["cited_record", "created_at", "updated_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "field_name" in form.base_fields:  # not for a curator who may only view it
+            model = obj.content_type.model_class() if obj is not None else None
+            form.base_fields["field_name"] = cited_field_choice_by_model(first=model)
+        return form
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "quote":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 4, "cols": 60})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description="Cited record")
+    def cited_record(self, obj) -> str:
+        record = obj.record if obj.content_type_id else None
+        if record is None:
+            return "-"
+        opts = record._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[record.pk])
+        return format_html('<a href="{}">{}: {}</a>', url, capfirst(opts.verbose_name), record)
 
     def get_deleted_objects(self, objs, request):
         """A published record's last citation is protected: the delete page says so and

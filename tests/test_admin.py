@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
 
 from cryptogroups import models
 from tests import factories as f
@@ -518,3 +519,228 @@ def test_autocompletes_page_an_ordered_list(curator, model, field):
     target = model._meta.get_field(field).related_model
     assert len(results) == min(target.objects.count(), 20)
     assert len({r["id"] for r in results}) == len(results)
+
+
+# --- citations inline, as curators read them --------------------------------------------------
+
+
+def option_values(html: str, name: str) -> list[str]:
+    """The values a <select> of the page offers, in order."""
+    match = re.search(rf'<select name="{re.escape(name)}"[^>]*>(.*?)</select>', html, re.S)
+    assert match, name
+    return re.findall(r'<option value="([^"]*)"', match.group(1))
+
+
+@pytest.mark.parametrize("model", CITED, ids=model_id)
+def test_citation_rows_are_labelled_by_name(curator, model):
+    record = searchable(model, word())
+    citation = f.cite(record, field_name=model.cited_fields[0])
+
+    html = curator.get(change_url(record)).content.decode()
+
+    label = re.search(r'<td class="original">\s*<p>\s*(.*?)\s*</p>', html, re.S).group(1)
+    assert label == escape(str(citation))
+    assert citation.source.title in label
+    assert str(record) in label
+    assert "Citation object" not in html
+
+
+@pytest.mark.parametrize("model", CITED, ids=model_id)
+def test_citation_field_is_a_choice_of_the_records_api_fields(curator, model):
+    record = searchable(model, word())
+    f.cite(record)
+
+    html = curator.get(change_url(record)).content.decode()
+
+    assert option_values(html, f"{CITATION_PREFIX}-0-field_name") == ["", *model.cited_fields]
+    assert re.search(rf'<textarea name="{CITATION_PREFIX}-0-quote"', html)
+    assert re.search(rf'<textarea name="{CITATION_PREFIX}-0-note"', html)
+
+
+def change_form_queries(curator, record) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = curator.get(change_url(record))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_citation_rows_do_not_read_their_record_or_source_again(curator):
+    group = f.group()
+    for _ in range(2):
+        f.cite(group)
+    curator.get(change_url(group))  # warm the content-type and session caches
+    with_2 = change_form_queries(curator, group)
+    for _ in range(10):
+        f.cite(group)
+    with_12 = change_form_queries(curator, group)
+
+    # A row costs one query: the source autocomplete reads the chosen source to show it.
+    assert with_12 - with_2 == 10
+
+
+def test_citation_change_form_names_its_record_and_offers_its_fields_first(curator):
+    organization = f.organization()
+    citation = f.cite(organization, field_name="name")
+
+    response = curator.get(change_url(citation))
+
+    html = response.content.decode()
+    assert re.search(r'<textarea name="quote"', html)
+    assert f'<a href="{change_url(organization)}">Organization: {organization}</a>' in html
+    groups = re.findall(r'<optgroup label="([^"]+)">', html)
+    assert groups[0] == "Organization"
+    assert len(groups) == len(CITED)
+    assert option_values(html, "field_name")[: 1 + len(models.Organization.cited_fields)] == [
+        "",
+        *models.Organization.cited_fields,
+    ]
+
+
+def test_citation_change_form_refuses_a_field_its_record_lacks(curator):
+    organization = f.organization()
+    citation = f.cite(organization, field_name="name")
+    assert "workaround" not in models.Organization.cited_fields
+    data = {
+        "content_type": citation.content_type_id,
+        "object_id": organization.pk,
+        "field_name": "workaround",  # a platform availability's
+        "source": citation.source_id,
+        "quote": citation.quote,
+        "support": "stated",
+        "change_reason": REASON,
+    }
+
+    response = curator.post(change_url(citation), data)
+
+    assert response.status_code == 200
+    [(where, message, anchor)] = summary(response)
+    assert (where, anchor) == ("Field", "id_field_name")
+    assert message.startswith("Organization has no field 'workaround' to cite; one of: name,")
+    citation.refresh_from_db()
+    assert citation.field_name == "name"
+
+
+# --- a failed save says what is wrong, at the top ------------------------------------------------
+
+
+def organization_change_data(organization, rows: list[dict], initial: int = 0) -> dict:
+    return {
+        "slug": organization.slug,
+        "change_reason": REASON,
+        "publication_status": organization.publication_status,
+        "name": organization.name,
+        "org_type": organization.org_type,
+        "country": organization.country,
+        **management_form(CITATION_PREFIX, len(rows)),
+        f"{CITATION_PREFIX}-INITIAL_FORMS": str(initial),
+        **{
+            f"{CITATION_PREFIX}-{number}-{name}": value
+            for number, row in enumerate(rows)
+            for name, value in row.items()
+        },
+    }
+
+
+def summary(response) -> list[tuple[str, str, str]]:
+    return [(e.where, e.message, e.anchor) for e in response.context["error_summary"]]
+
+
+def test_a_failed_save_lists_each_error_at_the_top_by_field_and_row(curator):
+    organization = f.organization()
+    cited = f.cite(organization)
+    source = f.source()
+    data = organization_change_data(
+        organization,
+        [
+            {"id": cited.pk, **citation_row(cited.source, quote=cited.quote)},
+            citation_row(source, quote=""),
+        ],
+        initial=1,
+    )
+    data["name"] = ""
+
+    response = curator.post(change_url(organization), data)
+
+    assert response.status_code == 200
+    assert summary(response) == [
+        ("Name", "This field is required.", "id_name"),
+        (
+            "Citations, row 2: Quote",
+            "This field is required.",
+            f"id_{CITATION_PREFIX}-1-quote",
+        ),
+    ]
+    html = response.content.decode()
+    top = html.index('id="error-summary"')
+    assert top < html.index("<fieldset")
+    items = re.findall(r"<li>(.*?)</li>", html[top : html.index("</div>", top)], re.S)
+    assert items == [
+        '<a href="#id_name">Name</a>: This field is required.',
+        f'<a href="#id_{CITATION_PREFIX}-1-quote">Citations, row 2: Quote</a>: '
+        "This field is required.",
+    ]
+    organization.refresh_from_db()
+    assert organization.name != ""
+    assert not models.Citation.objects.filter(source=source).exists()
+
+
+def test_the_summary_names_the_inline_for_an_error_of_all_its_rows(curator):
+    data = add_form_data(curator, models.Organization, f"admin-{word().lower()}", {})
+    data[f"{CITATION_PREFIX}-TOTAL_FORMS"] = "0"  # published, with no citation
+
+    response = curator.post(add_url(models.Organization), data)
+
+    assert summary(response) == [
+        (
+            "Citations",
+            "A record cannot be published without at least one citation: add one, or keep the "
+            "record as a draft.",
+            f"{CITATION_PREFIX}-group",
+        )
+    ]
+
+
+def test_the_summary_names_the_row_and_field_of_an_invalid_choice(curator):
+    data = add_form_data(
+        curator,
+        models.Organization,
+        f"admin-{word().lower()}",
+        citation_row(f.source(), field_name="colour"),
+    )
+
+    response = curator.post(add_url(models.Organization), data)
+
+    assert summary(response) == [
+        (
+            "Citations, row 1: Field",
+            "Select a valid choice. colour is not one of the available choices.",
+            f"id_{CITATION_PREFIX}-0-field_name",
+        )
+    ]
+
+
+def test_the_summary_leaves_out_a_row_marked_for_deletion(curator):
+    organization = f.organization(publication_status="draft")
+    cited = f.cite(organization)
+    data = organization_change_data(
+        organization,
+        [{"id": cited.pk, **citation_row(cited.source, quote=""), "DELETE": "on"}],
+        initial=1,
+    )
+    data["change_reason"] = ""
+
+    response = curator.post(change_url(organization), data)
+
+    assert summary(response) == [
+        ("Reason for this change", "This field is required.", "id_change_reason")
+    ]
+
+
+def test_a_page_without_errors_has_no_summary(curator):
+    organization = f.organization()
+    f.cite(organization)
+
+    response = curator.get(change_url(organization))
+
+    assert "error_summary" not in response.context
+    assert 'id="error-summary"' not in response.content.decode()
