@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
+from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models as db_models
-from django.db.models import Count
+from django.db.models import Count, F, Q
 from django.forms.utils import pretty_name
 from django.urls import reverse
 from django.utils.html import format_html
@@ -18,7 +19,7 @@ from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
-from .choices import PublicationStatus, SourceText
+from .choices import PublicationStatus, SourceText, Support
 from .dataset import CITED_MODELS
 from .models.sources import refuse_uncited_publication, validate_cited_field
 from .resources import RESOURCES
@@ -618,6 +619,151 @@ class ActionTargetAdmin(BaseAdmin):
     list_select_related = ["action", "exchange", "platform"]
     search_fields = ["action__title", "note"]
     autocomplete_fields = ["action", "exchange", "platform"]
+
+
+# --- the curators' start page ---------------------------------------------------------------
+
+#: What the name of a record needs besides its own row: these kinds are named after the
+#: record they belong to ("Telegram in CN: Blocked").
+NAMED_WITH: dict[type[db_models.Model], tuple[str, ...]] = {
+    models.PlatformAvailability: ("platform",),
+    models.ExchangeResponse: ("exchange",),
+}
+
+#: How many items each list of the start page shows; its count says how many there are.
+REVIEW_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    label: str
+    url: str
+    detail: str = ""
+
+
+@dataclass
+class ReviewSection:
+    """One list of the start page: what waits for curators, and how many of them."""
+
+    key: str
+    title: str
+    description: str
+    count: int = 0
+    items: list[ReviewItem] = field(default_factory=list)
+
+    def add(self, item: ReviewItem) -> None:
+        self.count += 1
+        if len(self.items) < REVIEW_SHOWN:
+            self.items.append(item)
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.items)
+
+
+def change_url(record: db_models.Model) -> str:
+    opts = record._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[record.pk])
+
+
+def can_view(request, model: type[db_models.Model]) -> bool:
+    return admin.site.get_model_admin(model).has_view_or_change_permission(request)
+
+
+def named(model: type[db_models.Model]) -> db_models.QuerySet:
+    """The records of a model with what their names need."""
+    related = NAMED_WITH.get(model)
+    # select_related() without names would follow every foreign key.
+    return (
+        model._default_manager.select_related(*related) if related else model._default_manager.all()
+    )
+
+
+def review_queue(request) -> list[ReviewSection]:
+    """What waits for curators, each item linked to its change page: drafts to review, records
+    whose every citation only implies them, citations never checked against their source, and
+    sources the data audit finds missing metadata. Only what the user may see; a bounded
+    number of queries however many there are: one per kind of record, and a few more."""
+    from .audit import source_findings
+
+    drafts = ReviewSection(
+        "drafts",
+        "Drafts waiting for review",
+        "Records not yet published: check them and their citations, then publish them.",
+    )
+    implied = ReviewSection(
+        "implied",
+        "Supported only by implication",
+        "Records whose every citation only implies them: find a source that states them.",
+    )
+    unchecked = ReviewSection(
+        "unchecked",
+        "Unchecked citations",
+        "Citations never checked against their source's text.",
+    )
+    sources = ReviewSection(
+        "sources",
+        "Sources missing metadata",
+        "Sources without their publisher, language or publication date, or syndicated copies "
+        "that do not say what they reprint (as the data audit reports them).",
+    )
+    sections = []
+    viewable = [model for model in CITED_MODELS if can_view(request, model)]
+    if viewable:
+        sections += [drafts, implied]
+    for model in viewable:
+        records = (
+            named(model)
+            .annotate(
+                cited=Count("citations"),
+                implied=Count("citations", filter=Q(citations__support=Support.IMPLIED)),
+            )
+            .filter(
+                Q(publication_status=PublicationStatus.DRAFT) | Q(cited__gt=0, implied=F("cited"))
+            )
+            # Counting groups the rows, which drops the model's default ordering.
+            .order_by(*model._meta.ordering, "pk")
+        )
+        kind = capfirst(model._meta.verbose_name)
+        for record in records:
+            item = ReviewItem(f"{kind}: {record}", change_url(record))
+            if record.publication_status == PublicationStatus.DRAFT:
+                drafts.add(item)
+            if record.cited and record.implied == record.cited:
+                implied.add(item)
+    if can_view(request, models.Citation):
+        sections.append(unchecked)
+        pending = models.Citation.objects.filter(checked_on__isnull=True)
+        unchecked.count = pending.count()
+        shown = (
+            pending.select_related("source")
+            .prefetch_related(GenericPrefetch("record", [named(model) for model in CITED_MODELS]))
+            .order_by("pk")[:REVIEW_SHOWN]
+        )
+        unchecked.items = [ReviewItem(str(citation), change_url(citation)) for citation in shown]
+    if can_view(request, models.Source):
+        sections.append(sources)
+        missing = {
+            finding.subject.removeprefix("source "): finding.detail for finding in source_findings()
+        }
+        sources.count = len(missing)
+        shown = models.Source.objects.filter(slug__in=list(missing)[:REVIEW_SHOWN])
+        sources.items = [
+            ReviewItem(str(source), change_url(source), missing[source.slug])
+            for source in shown.order_by("slug")
+        ]
+    return sections
+
+
+def curation_index(request, extra_context=None):
+    """The admin's index is the curators' start page: what waits for them, above the models."""
+    context = {"review_queue": review_queue(request), **(extra_context or {})}
+    return admin.AdminSite.index(admin.site, request, context)
+
+
+# The default site is kept (the project registers everything on it); its index view gets the
+# start page's lists. The URLs, built when the URL configuration is first read, use this view.
+admin.site.index = curation_index
 
 
 def audit_view(request):

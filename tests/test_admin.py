@@ -4,18 +4,22 @@ edited inline, and no access for anyone who is not staff."""
 from __future__ import annotations
 
 import datetime
+import io
 import itertools
 import re
 
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
 from cryptogroups import models
+from cryptogroups.admin import ReviewItem
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -744,3 +748,163 @@ def test_a_page_without_errors_has_no_summary(curator):
 
     assert "error_summary" not in response.context
     assert 'id="error-summary"' not in response.content.decode()
+
+
+# --- the start page ---------------------------------------------------------------------------
+
+CHECKED = {"checked_on": datetime.date(2026, 12, 4), "source_text": "read"}
+
+
+@pytest.fixture
+def desk_curator(client):
+    """A curator as the project makes one (``manage.py add_curator --staff``): staff, in the
+    curators group, with its permissions only."""
+    call_command("add_curator", "desk-curator", "--staff", stdout=io.StringIO())
+    client.force_login(User.objects.get(username="desk-curator"))
+    return client
+
+
+def start_page(client):
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    return response
+
+
+def review_section(response, key: str):
+    """One list of the start page: its counted items (from the page's context) and its HTML."""
+    (section,) = [s for s in response.context["review_queue"] if s.key == key]
+    html = response.content.decode()
+    match = re.search(
+        rf'<section class="review-section" id="review-{key}".*?</section>', html, re.S
+    )
+    assert match, key
+    return section, match.group(0)
+
+
+def is_listed(response, key: str, record, label: str) -> bool:
+    section, html = review_section(response, key)
+    in_context = ReviewItem(label, change_url(record)) in [
+        ReviewItem(item.label, item.url) for item in section.items
+    ]
+    in_html = f'<a href="{change_url(record)}">{escape(label)}</a>' in html
+    assert in_context == in_html, (key, label)
+    return in_html
+
+
+def count(response, key: str) -> int:
+    section, html = review_section(response, key)
+    assert f"({section.count})</h3>" in html
+    assert f'id="review-{key}-count">{section.count}</span>' in response.content.decode()
+    return section.count
+
+
+def test_start_page_lists_what_waits_for_curators_until_it_is_fixed(desk_curator):
+    complete = f.source(undated=True)  # a source the audit finds nothing missing from
+    draft = f.group(name="Draft group", publication_status="draft")
+    f.cite(draft, source=complete, **CHECKED)
+    implied = f.response(description="Implied response")  # named after its exchange
+    f.cite(implied, source=complete, support="implied", **CHECKED)
+    f.cite(implied, source=complete, support="implied", field_name="exchange", **CHECKED)
+    stated_too = f.platform(name="Stated platform")
+    f.cite(stated_too, source=complete, support="implied", **CHECKED)
+    f.cite(stated_too, source=complete, support="stated", **CHECKED)
+    unchecked = f.cite(f.organization(), source=complete)
+    checked = f.cite(f.organization(), source=complete, **CHECKED)
+    incomplete = f.source(title="Undated article", publisher="")
+
+    before = start_page(desk_curator)
+
+    assert is_listed(before, "drafts", draft, "Group: Draft group")
+    assert is_listed(before, "implied", implied, f"Exchange response: {implied}")
+    assert not is_listed(before, "implied", stated_too, "Platform: Stated platform")
+    assert not is_listed(before, "implied", draft, "Group: Draft group")
+    assert is_listed(before, "unchecked", unchecked, str(unchecked))
+    assert not is_listed(before, "unchecked", checked, str(checked))
+    assert is_listed(before, "sources", incomplete, str(incomplete))
+    assert not is_listed(before, "sources", complete, str(complete))
+    _, sources_html = review_section(before, "sources")
+    assert "no publisher, published date" in sources_html
+
+    draft.publication_status = "published"
+    draft.save()
+    f.cite(implied, source=complete, support="stated", **CHECKED)
+    models.Citation.objects.filter(pk=unchecked.pk).update(**CHECKED)
+    incomplete.publisher = "Test Publisher"
+    incomplete.undated = True
+    incomplete.save()
+    after = start_page(desk_curator)
+
+    assert not is_listed(after, "drafts", draft, "Group: Draft group")
+    assert not is_listed(after, "implied", implied, f"Exchange response: {implied}")
+    assert not is_listed(after, "unchecked", unchecked, str(unchecked))
+    assert not is_listed(after, "sources", incomplete, str(incomplete))
+    for key in ("drafts", "implied", "unchecked", "sources"):
+        assert count(after, key) == count(before, key) - 1, key
+
+
+def test_start_page_links_the_audit_and_the_models(desk_curator):
+    html = start_page(desk_curator).content.decode()
+
+    assert 'href="/admin/audit/"' in html
+    assert 'href="/admin/cryptogroups/citation/"' in html
+    assert "cryptogroups curation" in html
+
+
+def test_start_page_shows_only_what_the_user_may_see(client, django_user_model):
+    user = django_user_model.objects.create_user("source-reader", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_source"))
+    client.force_login(user)
+    f.group(publication_status="draft")
+    f.source(publisher="")
+
+    response = start_page(client)
+
+    assert [section.key for section in response.context["review_queue"]] == ["sources"]
+    assert "review-drafts" not in response.content.decode()
+
+
+def waiting_of_every_kind() -> None:
+    """A draft of every kind of record, each cited only by implication and unchecked, from a
+    source missing its publication date."""
+    for record in (
+        f.organization(publication_status="draft"),
+        f.platform(publication_status="draft"),
+        f.availability(publication_status="draft"),
+        f.exchange(publication_status="draft"),
+        f.response(publication_status="draft"),
+        f.group(publication_status="draft"),
+        f.migration(publication_status="draft"),
+        f.action(publication_status="draft"),
+    ):
+        f.cite(record, support="implied")
+
+
+def start_page_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        start_page(client)
+    return len(queries)
+
+
+#: The start page's queries: the session and its user (2), the user's permissions (2), the
+#: drafts and the records cited only by implication (one per kind of record: 8), the unchecked
+#: citations (their count, the first of them with their sources, the records they cite: one
+#: per kind: 10), the sources the audit finds incomplete (2) and the recent actions (1).
+START_PAGE_QUERIES = 25
+
+
+def test_start_page_queries_do_not_grow_with_what_it_lists(
+    desk_curator, django_assert_max_num_queries
+):
+    waiting_of_every_kind()
+    start_page(desk_curator)  # warm the content-type cache
+    with_1 = start_page_queries(desk_curator)
+    for _ in range(9):
+        waiting_of_every_kind()
+
+    with django_assert_max_num_queries(START_PAGE_QUERIES):
+        response = start_page(desk_curator)
+    with_10 = start_page_queries(desk_curator)
+
+    assert with_10 == with_1
+    for key in ("drafts", "implied", "unchecked", "sources"):
+        assert count(response, key) >= 80, key
