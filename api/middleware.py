@@ -74,7 +74,14 @@ def limit_request_body(get_response):
     Each of these answers closes the connection (``Connection: close``, which
     cryptogroups.wsgi hands to the server): the body was not read, and what the client still
     sends of it must not be taken for its next request. In production nginx refuses a body
-    over the limit before the app sees it (deploy/nginx/); this is the app's own guard."""
+    over the limit before the app sees it (deploy/nginx/); this is the app's own guard.
+
+    A body within the limit is read whole here, before anything answers: an answer that does
+    not need it (a 401, a 405, a 429) must not leave it on the connection, which gunicorn
+    would then close after saying keep-alive (it drains at most 64 KiB of an unread body),
+    and nginx, still sending it, would answer its client 502. A body that cannot be read (the
+    client went away, or sent less than it declared and stopped) is a 400 that closes the
+    connection."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
         declared = request.META.get("CONTENT_LENGTH")
@@ -106,6 +113,15 @@ def limit_request_body(get_response):
                     f"The body has {length} bytes; at most {settings.MAX_REQUEST_BYTES} are read.",
                 )
             )
+        if length:
+            try:
+                request.body  # noqa: B018 - read whole, and kept for the parsers
+            except OSError:
+                return unread(
+                    error_response(
+                        400, "invalid", "The body could not be read.", kind="validation_error"
+                    )
+                )
         return get_response(request)
 
     return middleware

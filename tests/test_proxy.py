@@ -407,7 +407,7 @@ def test_a_body_over_the_limit_is_refused_by_the_proxy(stack):
     # A body at the limit is read in full and passed on: the app answers (401, no token).
     at_limit = head.replace(str(MAX_BODY + 1), str(MAX_BODY)).replace("oversized", "at-limit")
     status, _, _ = raw_request(stack.proxy.port, at_limit, b" " * MAX_BODY)
-    assert status == 401
+    assert status == 401, stack.proxy.log.read_text()[-3000:]
     time.sleep(0.5)  # the app's log line is written after its answer
     platforms = [path for path in stack.app_log_paths() if path == "/api/v1/platforms/"]
     assert platforms == ["/api/v1/platforms/"]  # the request at the limit only
@@ -431,3 +431,68 @@ def test_static_files_are_served_by_the_proxy_and_cached_for_good(stack):
         missing = client.get("/static/no-such-file.css")
     assert missing.status_code == 404
     assert missing.json()["errors"][0]["code"] == "not_found"
+
+
+def test_gunicorn_closes_the_connection_after_a_body_it_did_not_read(stack):
+    """The app's own 413 (for a request that reaches gunicorn without nginx): the answer says
+    ``Connection: close`` and the connection is closed, so what the client still sends of the
+    body is never read as its next request. It used to say keep-alive, and then drop it."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(stack.app.unix_socket))
+        sock.sendall(
+            (
+                "POST /api/v1/platforms/?reason=x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {2 * MAX_BODY}\r\n\r\n"
+            ).encode()
+            + b" " * 65536
+        )
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head = data.partition(b"\r\n\r\n")[0].decode("iso-8859-1").split("\r\n")
+        assert head[0].startswith("HTTP/1.1 413")
+        assert "Connection: close" in head[1:]
+        deadline = time.monotonic() + 10
+        while (chunk := sock.recv(65536)) and time.monotonic() < deadline:
+            pass  # the rest of the answer, then the end of the connection
+        assert chunk == b""
+
+
+def read_answer(sock: socket.socket) -> tuple[list[str], bytes]:
+    """One answer with a Content-Length: its head's lines and its body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection was closed: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    length = next(int(line.split(": ")[1]) for line in lines if line.startswith("Content-Length"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return lines, body
+
+
+def test_an_answer_that_needs_no_body_still_reads_it_and_keeps_the_connection(stack):
+    """A write without credentials is a 401 whatever its body: the app reads the body first
+    (within the limit), so the connection serves the next request. Left unread, gunicorn
+    drained 64 KiB of it and closed the connection it had just said it would keep, and nginx,
+    still sending the body, answered 502."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(stack.app.unix_socket))
+        sock.sendall(
+            (
+                "POST /api/v1/platforms/?reason=x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {MAX_BODY}\r\n\r\n"
+            ).encode()
+            + b" " * MAX_BODY
+        )
+        head, _ = read_answer(sock)
+        assert head[0].startswith("HTTP/1.1 401")
+        assert "Connection: keep-alive" in head[1:]
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head, body = read_answer(sock)
+        assert head[0].startswith("HTTP/1.1 200")
+        assert json.loads(body) == {"status": "ok"}
