@@ -127,7 +127,8 @@ class Nginx:
             os.chown(path, nobody.pw_uid, nobody.pw_gid)
         return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
 
-    def start(self, timeout: float = 30) -> Nginx:
+    def start(self, timeout: float = 30, ready: int = 200) -> Nginx:
+        """Started once ``/healthz`` answers ``ready`` through it."""
         user = self.user()
         checked = subprocess.run(
             self.command("-t", "-q"), capture_output=True, text=True, timeout=30, **user
@@ -146,7 +147,7 @@ class Nginx:
             if self.process.poll() is not None:
                 raise RuntimeError(f"nginx exited:\n{self.log.read_text()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == ready:
                     return self
             time.sleep(0.2)
         self.stop()
@@ -496,3 +497,41 @@ def test_an_answer_that_needs_no_body_still_reads_it_and_keeps_the_connection(st
         head, body = read_answer(sock)
         assert head[0].startswith("HTTP/1.1 200")
         assert json.loads(body) == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "code"),
+    [
+        ("GET /a b c\r\n\r\n", 400, "invalid"),
+        (f"GET /{'x' * 9000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414, "uri_too_long"),
+        (
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'x' * 9000}\r\n\r\n",
+            400,
+            "headers_too_large",
+        ),
+    ],
+    ids=["malformed", "uri_too_long", "header_too_large"],
+)
+def test_the_proxys_own_errors_are_json(stack, head, status, code):
+    answered, headers, body = raw_request(stack.proxy.port, head)
+    assert answered == status
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["errors"][0]["code"] == code
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])
+
+
+def test_the_proxy_answers_503_in_json_while_the_app_server_is_down(tmp_path):
+    prefix = Path(tempfile.mkdtemp(prefix="cryptogroups-nginx-"))
+    try:
+        proxy = Nginx(prefix, prefix / "no-app.sock", Path(settings.STATIC_ROOT))
+        proxy.start(ready=503)
+        try:
+            response = httpx.get(f"{proxy.base_url}/api/v1/", timeout=10)
+        finally:
+            proxy.stop()
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["errors"][0]["code"] == "service_unavailable"
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
