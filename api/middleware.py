@@ -136,10 +136,17 @@ def unread(response: HttpResponse) -> HttpResponse:
 def api_headers(get_response):
     """Headers of the API's responses: the client's rate-limit standing (api.throttling),
     and, on JSON, a content security policy that lets the body run nothing and be framed
-    nowhere."""
+    nowhere. A path under /api/ that matches no route is a JSON 404 whatever DEBUG is (with
+    DEBUG, Django answers it with its HTML debug page, not handler404)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
         response = get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            response = error_response(404, "not_found", "No such path.")
         standing: Standing | None = getattr(request, "ratelimit", None)
         if standing is not None:
             response.headers["RateLimit-Limit"] = str(standing.rate.limit)

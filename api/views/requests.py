@@ -132,6 +132,13 @@ class RequestChecksMixin:
             formats = list(dict.fromkeys(renderer.format for renderer in self.get_renderers()))
             check_query_parameters(request, self.allowed_query_parameters(), formats)
 
+    def check_permissions(self, request):
+        """A method the path does not offer is a 405 whoever asks (the dispatch answers it
+        after these checks): its permissions are not checked, so an anonymous client is not
+        told to authenticate for something no one can do."""
+        if hasattr(self, request.method.lower()):
+            super().check_permissions(request)
+
     def perform_authentication(self, request):
         try:
             super().perform_authentication(request)
