@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import pycountry
 from django import forms
 from django.db.models import F, OrderBy, Q, QuerySet
 from django_filters import rest_framework as filters
@@ -21,11 +22,31 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from cryptogroups import choices, models
 from cryptogroups.codes import (
+    COUNTRY_CODES,
+    LANGUAGE_CODES,
     SLUG_PATTERN,
     validate_country_code,
     validate_language_code,
     validate_subdivision_code,
 )
+
+#: Every ISO 3166-2 subdivision code the server accepts (codes.validate_subdivision_code).
+SUBDIVISION_CODES: tuple[str, ...] = tuple(sorted(s.code for s in pycountry.subdivisions))
+
+#: The closed lists of codes the server accepts, by the validator that enforces each: the
+#: schema states them as enums (CountryCodeEnum, LanguageCodeEnum, SubdivisionCodeEnum).
+CODE_ENUMS = {
+    validate_country_code: COUNTRY_CODES,
+    validate_language_code: LANGUAGE_CODES,
+    validate_subdivision_code: SUBDIVISION_CODES,
+}
+
+#: White space as Python's str.isspace() sees it, which is where str.strip() and Django's
+#: smart_split() cut, for a character class that every regular expression dialect reads alike:
+#: Python's \s is exactly that set; ECMAScript's lacks U+001C-U+001F and U+0085, added here,
+#: and also takes U+FEFF (a pattern that must be exact sets it apart). No \u escape: some
+#: generators write U+2028 and U+2029 into a regular expression literal as line breaks.
+SPACE = r"\s\x1c-\x1f\x85"
 
 
 class StrictDjangoFilterBackend(filters.DjangoFilterBackend):
@@ -88,6 +109,25 @@ class SearchFilter(drf_filters.SearchFilter):
             message = f"At most {MAX_SEARCH_WORDS} words; {len(terms)} given."
             raise ValidationError({self.search_param: [message]})
         return terms
+
+    def get_schema_operation_parameters(self, view):
+        """The limits as schema keywords: at most 200 characters, and at most 20 runs of
+        characters between white space and commas. The server counts a quoted phrase as one
+        word, so the pattern is the stricter of the two: whatever it matches is accepted."""
+        parameters = super().get_schema_operation_parameters(view)
+        word, gap = rf"[^{SPACE},\x00]", rf"[{SPACE},]"
+        for parameter in parameters:
+            parameter["schema"].update(
+                example="telegram",
+                minLength=1,
+                maxLength=MAX_SEARCH_LENGTH,
+                pattern=rf"^{gap}*(?:{word}+(?:{gap}+|$)){{0,{MAX_SEARCH_WORDS}}}$",
+            )
+            parameter["description"] = (
+                f"{self.search_description} At most {MAX_SEARCH_WORDS} words and "
+                f"{MAX_SEARCH_LENGTH} characters."
+            )
+        return parameters
 
 
 class StrictOrderingFilter(drf_filters.OrderingFilter):
@@ -166,8 +206,9 @@ class PatternMixin:
         extend_schema_field({**schema, "description": self.extra.get("help_text", "")})(self)
 
 
-class CodeFilter(PatternMixin, filters.CharFilter):
-    """A code, exactly: no surrounding space is trimmed ("CN " is not "CN")."""
+class CodeFilter(filters.CharFilter):
+    """A code, exactly: no surrounding space is trimmed ("CN " is not "CN"). The schema lists
+    the codes the validator accepts (CODE_ENUMS), as an enum."""
 
     validator: staticmethod
 
@@ -175,20 +216,19 @@ class CodeFilter(PatternMixin, filters.CharFilter):
         kwargs.setdefault("validators", [self.validator])
         kwargs.setdefault("strip", False)
         super().__init__(*args, **kwargs)
+        schema = {"type": "string", "enum": list(CODE_ENUMS[self.validator])}
+        extend_schema_field({**schema, "description": self.extra.get("help_text", "")})(self)
 
 
 class CountryFilter(CodeFilter):
-    pattern = r"^[A-Z]{2}$"
     validator = staticmethod(validate_country_code)
 
 
 class LanguageFilter(CodeFilter):
-    pattern = r"^[a-z]{2}$"
     validator = staticmethod(validate_language_code)
 
 
 class SubdivisionFilter(CodeFilter):
-    pattern = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
     validator = staticmethod(validate_subdivision_code)
 
 

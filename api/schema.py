@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.formatter import VALIDATION_ERROR
@@ -20,6 +23,23 @@ from rest_framework.exceptions import ParseError
 
 from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
+
+from .filters import CODE_ENUMS, SPACE
+
+
+def enforced_codes(field) -> tuple[str, ...] | None:
+    """The closed list of codes a serializer field takes, from its validators or its model
+    field's (a read-only field keeps none of its own)."""
+    validators = list(getattr(field, "validators", []))
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    source = getattr(field, "source", None)
+    if model is not None and source and "." not in source:
+        with contextlib.suppress(FieldDoesNotExist):
+            validators += getattr(model._meta.get_field(source), "validators", [])
+    for code_validator, codes in CODE_ENUMS.items():
+        if any(validator is code_validator for validator in validators):
+            return codes
+    return None
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -77,6 +97,53 @@ class AutoSchema(StandardizedErrorsAutoSchema):
             return False
         return super()._should_add_error_response(responses, status_code)
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """A code field is an enum of the codes the server accepts, not any short string."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.RelatedField) and field.allow_null:
+            schema.pop("minLength", None)  # DRF reads an empty string as null here
+        codes = enforced_codes(field)
+        if codes is not None:
+            schema = {
+                key: value
+                for key, value in schema.items()
+                if key not in ("minLength", "maxLength", "pattern")
+            }
+            schema.update(type="string", enum=list(codes))
+        return schema
+
+    def get_summary(self) -> str | None:
+        """A short summary of each operation, from its action and the resource's name."""
+        action = getattr(self.view, "action", None)
+        queryset = getattr(self.view, "queryset", None)
+        if action is None or queryset is None:
+            return FEED_SUMMARY if self.get_operation_id() == "changes_list" else None
+        opts = queryset.model._meta
+        name = str(opts.verbose_name)
+        workflow = any(f.name == "publication_status" for f in opts.fields)
+        template = SUMMARIES.get(action)
+        if action == "destroy" and not workflow:
+            template = "Delete {a} {name}"
+        if template is None:
+            return None
+        article = "an" if name[0] in "aeiou" else "a"
+        return template.format(a=article, name=name, plural=str(opts.verbose_name_plural))
+
+
+FEED_SUMMARY = "List the changes to public data"
+
+#: Each action's summary, by the viewset action that serves it.
+SUMMARIES = {
+    "list": "List {plural}",
+    "retrieve": "Read {a} {name}",
+    "history": "Read {a} {name}'s history",
+    "create": "Create {a} {name}",
+    "update": "Replace {a} {name}",
+    "partial_update": "Change fields of {a} {name}",
+    "destroy": "Retract {a} {name}",
+    "takedown": "Take {a} {name} down",
+}
+
 
 #: The description of the ``{slug}`` path parameter of every detail operation.
 slug_parameter = OpenApiParameter(
@@ -89,10 +156,23 @@ slug_parameter = OpenApiParameter(
 
 retrieve_schema = extend_schema(parameters=[slug_parameter])
 
-#: Why a curator makes a change: required on every write, kept in the record's history.
+#: The longest reason a write takes (api.views.writes.MAX_REASON), once stripped of white space.
+MAX_REASON = 100
+
+#: Why a curator makes a change: required on every write, kept in the record's history. Its
+#: pattern is the server's rule exactly: 1 to 100 characters once white space is stripped from
+#: both ends, and no null character (U+FEFF, which ECMAScript's \s takes, is not white space).
+REASON_SPACE = rf"(?:(?!\ufeff)[{SPACE}])"
+REASON_CHARACTER = rf"(?:[^{SPACE}\x00]|\ufeff)"
 reason_parameter = OpenApiParameter(
     "reason",
-    OpenApiTypes.STR,
+    {
+        "type": "string",
+        "minLength": 1,
+        "example": "Correct the announcement date",
+        "pattern": rf"^{REASON_SPACE}*{REASON_CHARACTER}"
+        rf"(?:[^\x00]{{0,{MAX_REASON - 2}}}{REASON_CHARACTER})?{REASON_SPACE}*$",
+    },
     OpenApiParameter.QUERY,
     required=True,
     description="Why you make this change, in at most 100 characters; kept in the record's "
@@ -323,10 +403,17 @@ RETRY_AFTER_HEADER = {
 }
 
 
+#: The answers always given before the request is counted (the throttle runs after content
+#: negotiation, and the body-size guard before the view): they carry no rate-limit headers.
+#: Every other answer of a throttled operation may (a 401 or 403 for the credentials carries
+#: none, one for a curator's read of drafts does).
+UNCOUNTED_STATUSES = {"406", "411", "413"}
+
+
 def postprocess_rate_limits(result: dict, generator, request, public) -> dict:
-    """Document the rate-limit headers on the success responses and the 429 of a throttled
-    operation (where clients read their budget), and Retry-After on its 429 and 503, as
-    references to shared header components."""
+    """Document the rate-limit headers on every response of a throttled operation that
+    carries them, and Retry-After on its 429 and 503, as references to shared header
+    components."""
     components = result.setdefault("components", {}).setdefault("headers", {})
     components.update(copy.deepcopy({**RATE_LIMIT_HEADERS, **RETRY_AFTER_HEADER}))
 
@@ -339,7 +426,7 @@ def postprocess_rate_limits(result: dict, generator, request, public) -> dict:
             if "429" not in responses:
                 continue
             for code, response in responses.items():
-                if code.startswith("2") or code == "429":
+                if code not in UNCOUNTED_STATUSES:
                     response.setdefault("headers", {}).update(refs(RATE_LIMIT_HEADERS))
                 if code in ("429", "503"):
                     response.setdefault("headers", {}).update(refs(RETRY_AFTER_HEADER))
@@ -353,8 +440,6 @@ def postprocess_parameters(result: dict, generator, request, public) -> dict:
       inline, and generated clients then get one enum type per operation).
     - A query parameter is never null (drf-spectacular copies ``nullable`` from model fields),
       and a free-text one is never empty and has no null character: the API refuses both.
-    - Reads say nothing of security: they need no credentials (``security: [{}]`` makes some
-      generators demand an authenticated client). Writes keep theirs.
     - The parameters users reach for first get examples.
     """
     schemas = result.get("components", {}).get("schemas", {})
@@ -362,9 +447,6 @@ def postprocess_parameters(result: dict, generator, request, public) -> dict:
     for path, item in result.get("paths", {}).items():
         resource = path.removeprefix("/api/v1/").split("/")[0]
         for operation in item.values():
-            if operation.get("security") == [{}] or operation is item.get("get"):
-                # Reads need no credentials (a curator's token only widens what they see).
-                operation.pop("security", None)
             for parameter in operation.get("parameters", []):
                 schema = parameter["schema"]
                 schema.pop("nullable", None)
@@ -394,3 +476,120 @@ class ExceptionFormatter(BaseExceptionFormatter):
         if isinstance(self.exc, ParseError):
             return VALIDATION_ERROR
         return super().get_error_type()
+
+
+def postprocess_for_generators(result: dict, generator, request, public) -> dict:
+    """Make the schema read the same way by every mainstream client generator and validator.
+
+    - Every operation takes credentials, reads too (a curator's token widens what a read
+      sees, and counts against the curator's rate limit): a token, a session, or none.
+    - ``nullable`` stands beside a ``type`` (OpenAPI 3.0.3 ignores it elsewhere): a nullable
+      reference is ``oneOf`` the reference and a branch that takes only null (NULL), which
+      no non-null value matches; a value of any type is not marked.
+    - A string that is blank or formatted is one string schema, its pattern taking the empty
+      string (see blank_or).
+    - The query parameters that take several values share what the server reads of a query
+      string (at most 1,000 parameters in all): whatever the schema allows, the server takes.
+    - A takedown documents its 409, as a delete does.
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    # The credentials writes take, in their order (a token first), or none.
+    writes = [
+        operation["security"]
+        for item in result.get("paths", {}).values()
+        for method, operation in item.items()
+        if method not in ("get", "head") and operation.get("security")
+    ]
+    anyone = [*(writes[0] if writes else []), {}]
+    for item in result.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in ("get", "head"):
+                operation["security"] = copy.deepcopy(anyone)
+            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            arrays = [p["schema"] for p in query if p["schema"].get("type") == "array"]
+            for array in arrays:
+                # Room for every other parameter once, and the rest shared by the lists.
+                room = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS - (len(query) - len(arrays))
+                array["maxItems"] = room // len(arrays)
+        if "post" in item and item["post"]["operationId"].endswith("_takedown_create"):
+            item["post"]["responses"]["409"] = client_error(
+                "Conflict: other records still refer to the record to take down."
+            )
+    state_nullable_types(result, schemas)
+    share_examples(result)
+    return result
+
+
+def share_examples(result: dict) -> None:
+    """Response examples as references to ``components/examples`` (each written once; some
+    generators read an inline example as a reference that names nothing, and warn)."""
+    shared: dict[str, dict] = {}
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            for response in operation.get("responses", {}).values():
+                for media in response.get("content", {}).values():
+                    for name, example in list(media.get("examples", {}).items()):
+                        if "$ref" in example:
+                            continue
+                        key, number = name, 1
+                        while key in shared and shared[key] != example:
+                            number += 1
+                            key = f"{name}{number}"
+                        shared[key] = example
+                        media["examples"][name] = {"$ref": f"#/components/examples/{key}"}
+    if shared:
+        result["components"]["examples"] = dict(sorted(shared.items()))
+
+
+#: What Django's URLValidator lets through at least: an http(s) or ftp(s) address, with no
+#: white space (the server checks the host, the port and the rest).
+URL_PATTERN = r"(?:[Hh][Tt][Tt][Pp][Ss]?|[Ff][Tt][Pp][Ss]?)://\S+"
+
+
+def blank_or(schema: dict) -> dict:
+    """One string schema for drf-spectacular's ``oneOf: [<a formatted string>, <an empty
+    string>]`` (a blank field with a format or a pattern): a generator makes a wrapper type
+    of such a ``oneOf``, and a validator that does not check ``format`` finds an empty string
+    matches both branches. The empty string is in the pattern instead."""
+    if schema.get("format") == "uri" and "pattern" not in schema:
+        inner = URL_PATTERN
+    elif schema.get("pattern", "").startswith("^") and schema["pattern"].endswith("$"):
+        inner = schema["pattern"][1:-1]
+    else:
+        raise ValueError(f"No pattern for a blank value of {schema}")
+    merged = {key: value for key, value in schema.items() if key not in ("format", "minLength")}
+    return {**merged, "type": "string", "pattern": f"^(?:{inner})?$"}
+
+
+#: The null of a nullable reference (OpenAPI 3.0.3 reads ``nullable`` only beside a ``type``,
+#: and then not into an ``allOf``): a branch that takes null and nothing else. Its type is an
+#: object's whatever it stands beside, which every generator tried reads as "or null"
+#: (openapi-generator's Python client makes an import of a string-typed one, with a warning).
+NULL = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def state_nullable_types(node, schemas: dict) -> None:
+    if isinstance(node, list):
+        for child in node:
+            state_nullable_types(child, schemas)
+        return
+    if not isinstance(node, dict):
+        return
+    refs = node.get("allOf", [])
+    if len(refs) == 1 and "$ref" in refs[0]:
+        target = schemas[refs[0]["$ref"].rsplit("/", 1)[1]]
+        if "enum" in target:  # the enum says it all (drf-spectacular copies the model's limits)
+            for keyword in ("minLength", "maxLength", "pattern"):
+                node.pop(keyword, None)
+    if node.get("nullable") and not {"type", "oneOf"} & set(node):
+        node.pop("nullable")
+        if len(refs) == 1 and "$ref" in refs[0]:
+            node.pop("allOf")
+            node["oneOf"] = [refs[0], copy.deepcopy(NULL)]
+        # else: a value of any type, of which null is one already
+    branches = node.get("oneOf", [])
+    if len(branches) == 2 and branches[1] == {"type": "string", "maxLength": 0}:
+        node.pop("oneOf")
+        node.update(blank_or(branches[0]))
+    for child in node.values():
+        state_nullable_types(child, schemas)

@@ -420,7 +420,35 @@ SPECTACULAR_SETTINGS = {
         "its citations: the source, a short quote, and whether the source states or implies it."
     ),
     "VERSION": "1.0.0",
-    "LICENSE": {"name": "CC BY 4.0 (data)"},
+    "LICENSE": {
+        "name": "CC BY 4.0 (data)",
+        "url": "https://creativecommons.org/licenses/by/4.0/",
+    },
+    # Where the API is served: clients generated from the schema start from this address
+    # (the development server, `make run`); point them at your deployment's instead.
+    "SERVERS": [
+        {
+            "url": "http://127.0.0.1:8000",
+            "description": "The development server (make run); give your client your "
+            "deployment's address instead.",
+        }
+    ],
+    # Every tag an operation carries, described (one per resource, and the changes feed).
+    "TAGS": [
+        {"name": "changes", "description": "The changes feed: every change of the public dataset."},
+        {
+            "name": "exchange-responses",
+            "description": "What exchanges did in answer to regulation.",
+        },
+        {"name": "exchanges", "description": "Trading venues and their responses."},
+        {"name": "groups", "description": "Communities on platforms, or aggregates of them."},
+        {"name": "migrations", "description": "Members moving from one platform to another."},
+        {"name": "organizations", "description": "Authorities and companies."},
+        {"name": "platform-availabilities", "description": "A platform's status in a country."},
+        {"name": "platforms", "description": "Messaging and social services that host groups."},
+        {"name": "regulatory-actions", "description": "Bans, rules, notices, orders and blocks."},
+        {"name": "sources", "description": "The documents facts are taken from."},
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
@@ -428,7 +456,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No null-only enum component (`{"enum": [null]}`, with no type, which some generators
+    # cannot compile) beside a nullable choice: api.schema writes its null branch instead.
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     "ENUM_NAME_OVERRIDES": {
+        # The closed lists of ISO codes the server accepts (api.filters.CODE_ENUMS).
+        "CountryCodeEnum": "cryptogroups.codes.COUNTRY_CODES",
+        "LanguageCodeEnum": "cryptogroups.codes.LANGUAGE_CODES",
+        "SubdivisionCodeEnum": "api.filters.SUBDIVISION_CODES",
         **{f"{name}Enum": f"cryptogroups.choices.{name}" for name in ENUM_CHOICES},
         # The fields a citation of each resource can name (its representation's fields).
         **{f"{name}CitedFieldEnum": f"cryptogroups.citable.{name}" for name in CITED_MODELS},
@@ -442,6 +477,7 @@ SPECTACULAR_SETTINGS = {
         "api.schema.postprocess_parameters",
         "api.schema.postprocess_conditional_requests",
         "api.schema.postprocess_rate_limits",
+        "api.schema.postprocess_for_generators",
     ],
 }
 

@@ -110,7 +110,7 @@ def test_the_client_filters_groups_by_platform(client, sdk):
 def test_the_client_filters_actions_by_jurisdiction_and_dates(client, sdk):
     actions = operation("regulatory_actions_list").sync(
         client=client,
-        jurisdiction="CN",
+        jurisdiction=sdk.models.CountryCodeEnum.CN,
         announced_after=datetime.date(2017, 9, 1),
         announced_before=datetime.date(2017, 9, 30),
         status=[sdk.models.ActionStatusEnum.IN_FORCE, sdk.models.ActionStatusEnum.ANNOUNCED],
