@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup data audit-data test lint check secrets audit schema schema-release sdk sdk-python sdk-typescript fuzz clean bench bench-smoke load
+.PHONY: run setup data audit-data test lint check secrets audit schema schema-release sdk sdk-python sdk-typescript tools lint-schema sdk-clients fuzz clean bench bench-smoke load
 
 ## run: install, migrate, load the curated dataset and serve it at http://$(HOST):$(PORT)/
 run: data
@@ -83,13 +83,38 @@ sdk-typescript:
 	npm run --prefix sdk/typescript generate
 	npm run --prefix sdk/typescript check
 
+## tools: the pinned schema linters and client generators (tools/): npm's into tools/node_modules,
+## openapi-generator (its jar runs on Java 17) into the virtual environment
+tools: tools/node_modules/.installed
+
+tools/node_modules/.installed: $(VENV)/.installed tools/requirements.txt tools/package-lock.json
+	$(BIN)/python -m pip install --quiet -r tools/requirements.txt
+	npm ci --prefix tools --no-audit --no-fund
+	touch $@
+
+# Redocly and Spectral send no usage data from here.
+TOOLS_ENV = REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true SCARF_ANALYTICS=false
+
+## lint-schema: schema/openapi.yaml against Redocly's `recommended` rules and Spectral's
+## `spectral:oas` (rules turned off, with the reason, in tools/redocly.yaml and tools/.spectral.yaml)
+lint-schema: tools
+	cd tools && $(TOOLS_ENV) node_modules/.bin/redocly lint --config redocly.yaml ../schema/openapi.yaml
+	cd tools && $(TOOLS_ENV) node_modules/.bin/spectral lint --ruleset .spectral.yaml \
+		--fail-severity warn ../schema/openapi.yaml
+
+## sdk-clients: clients from openapi-generator (python, typescript-fetch) and @hey-api/openapi-ts,
+## generated without a warning, compiled, and used against a live server
+## (tests/test_sdk_generators.py)
+sdk-clients: tools
+	SDK_CLIENTS=1 $(TOOLS_ENV) $(BIN)/pytest tests/test_sdk_generators.py -p no:cacheprovider
+
 ## fuzz: a longer schemathesis session than the test suite's (FUZZ_EXAMPLES per operation)
 fuzz: setup
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/test_fuzz.py 
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles build .pytest_cache .ruff_cache .hypothesis \
-		sdk/typescript/node_modules sdk/typescript/generated
+		sdk/typescript/node_modules sdk/typescript/generated tools/node_modules
 
 # wrk drives the load of the benchmarks; Debian packages it.
 WRK_INSTALL = command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
