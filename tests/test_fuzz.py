@@ -1,13 +1,18 @@
 """schemathesis runs every operation of the schema with all its checks, positive and negative
 data alike, against the app in-process: no 500, and every response matches the schema. It
-calls as a curator who may delete for good, so that writes and curators' reads are fuzzed
-too (inside the test's transaction, rolled back after it); anonymous and unprivileged calls
-have their own tests.
+calls as users do: anonymously on every read, and as a curator who may delete and take down
+on every operation, so that writes and curators' reads are fuzzed too (inside the test's
+transaction, rolled back after it). tests/test_writes.py checks writes without credentials
+and without the permission.
+
+What schema-valid data may meet besides a 2xx is in schemathesis.toml, and narrowed here
+(refusals_the_schema_cannot_express): a read's 400 must name only refusals the schema cannot
+state (a slug filter naming no record, a feed cursor the feed did not give), and a 401 must be
+an anonymous read of drafts.
 
 The test suite runs 5 examples per operation and phase (a curator's accepted write re-renders
 the records that embed the one written, so each costs tenths of a second at the curated
-dataset's size); `make fuzz` runs more (FUZZ_EXAMPLES).
-Settings shared with the command line are in schemathesis.toml."""
+dataset's size); `make fuzz` runs more (FUZZ_EXAMPLES)."""
 
 from __future__ import annotations
 
@@ -20,27 +25,77 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from knox.models import AuthToken
 
+from cryptogroups.codes import SLUG_PATTERN
+
 pytestmark = pytest.mark.django_db
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 
-
-@schema.parametrize()
-@settings(
+FUZZ_SETTINGS = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_every_operation_conforms_to_the_schema(case, wsgi_app, curator_token):
+
+#: The one 400 of the changes feed that schema-valid data can meet: a cursor of the right shape
+#: that the feed did not give.
+FEED_CURSOR_REFUSAL = ("after", "invalid")
+
+
+def slug_filters(case) -> set[str]:
+    """The query parameters of the operation that name records by slug (arrays of slugs)."""
+    names = set()
+    for parameter in case.operation.definition.raw.get("parameters", []):
+        schema_ = parameter.get("schema", {})
+        items = schema_.get("items", {}) if schema_.get("type") == "array" else {}
+        if parameter["in"] == "query" and items.get("pattern") == SLUG_PATTERN:
+            names.add(parameter["name"])
+    return names
+
+
+@schemathesis.check
+def refusals_the_schema_cannot_express(ctx, response, case):
+    """A read given schema-valid data is refused only for what the schema cannot state."""
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return None
+    if case.method.upper() != "GET":
+        return None
+    if response.status_code == 400:
+        refusals = {(error["attr"], error["code"]) for error in response.json()["errors"]}
+        allowed = {(name, "invalid_choice") for name in slug_filters(case)}
+        if case.operation.definition.raw["operationId"] == "changes_list":
+            allowed.add(FEED_CURSOR_REFUSAL)
+        assert refusals <= allowed, f"A 400 the schema could have prevented: {refusals}"
+    if response.status_code == 401:
+        statuses = (case.query or {}).get("publication_status", [])
+        statuses = [statuses] if isinstance(statuses, str) else statuses
+        assert "Authorization" not in (case.headers or {}), "A 401 with a curator's token"
+        assert set(statuses) - {"published"}, "A 401 for a read that asks for no draft"
+    return None
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_every_read_conforms_to_the_schema_anonymously(case, wsgi_app):
+    if case.operation.method.upper() != "GET":
+        pytest.skip("A write without credentials is a 401 whatever its data (tests/test_writes.py)")
+    case.call_and_validate(app=wsgi_app)
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_every_operation_conforms_to_the_schema_as_a_curator(case, wsgi_app, curator_token):
     case.call_and_validate(app=wsgi_app, headers={"Authorization": f"Token {curator_token}"})
 
 
 @pytest.fixture
 def curator_token(curator) -> str:
-    """A curator who may also delete for good, so that hard deletes are fuzzed too."""
+    """A curator who may also delete for good and take down, so that hard deletes and
+    takedowns are fuzzed too."""
     curator.user_permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label="cryptogroups", codename__startswith="delete_"
-        )
+        *Permission.objects.filter(content_type__app_label="cryptogroups").filter(
+            codename__startswith="delete_"
+        ),
+        Permission.objects.get(content_type__app_label="cryptogroups", codename="add_takedown"),
     )
     return AuthToken.objects.create(user=curator)[1]
