@@ -94,6 +94,12 @@ def errors_by_parameter(filterset: filters.FilterSet) -> dict[str, list[ErrorDet
 #: field, and SQLite refuses a query past 1000 nested conditions or a pattern past 50000 bytes.
 MAX_SEARCH_WORDS = 20
 MAX_SEARCH_LENGTH = 200
+#: The schema's pattern for a search: at most 20 runs of characters between white space and
+#: commas (the server counts a quoted phrase as one word, so the pattern is the stricter of the
+#: two: whatever it matches is accepted).
+SEARCH_PATTERN = (
+    rf"^[{SPACE},]*(?:[^{SPACE},\x00]+(?:[{SPACE},]+|$)){{0,{MAX_SEARCH_WORDS}}}$"
+)
 
 
 class SearchFilter(drf_filters.SearchFilter):
@@ -111,17 +117,14 @@ class SearchFilter(drf_filters.SearchFilter):
         return terms
 
     def get_schema_operation_parameters(self, view):
-        """The limits as schema keywords: at most 200 characters, and at most 20 runs of
-        characters between white space and commas. The server counts a quoted phrase as one
-        word, so the pattern is the stricter of the two: whatever it matches is accepted."""
+        """The limits as schema keywords: at most 200 characters and SEARCH_PATTERN."""
         parameters = super().get_schema_operation_parameters(view)
-        word, gap = rf"[^{SPACE},\x00]", rf"[{SPACE},]"
         for parameter in parameters:
             parameter["schema"].update(
                 example="telegram",
                 minLength=1,
                 maxLength=MAX_SEARCH_LENGTH,
-                pattern=rf"^{gap}*(?:{word}+(?:{gap}+|$)){{0,{MAX_SEARCH_WORDS}}}$",
+                pattern=SEARCH_PATTERN,
             )
             parameter["description"] = (
                 f"{self.search_description} At most {MAX_SEARCH_WORDS} words and "

@@ -621,6 +621,28 @@ class ActionTargetAdmin(BaseAdmin):
     autocomplete_fields = ["action", "exchange", "platform"]
 
 
+@admin.register(models.Takedown)
+class TakedownAdmin(admin.ModelAdmin):
+    """The record of every takedown: which resource and slug, who, when and why. Takedowns are
+    made through the API (``POST .../<slug>/takedown/``), never edited, and never deleted: the
+    list is read-only for everyone, superusers included."""
+
+    list_display = ["resource", "slug", "taken_by", "taken_at", "reason"]
+    list_filter = ["resource"]
+    list_select_related = ["taken_by"]
+    search_fields = ["resource", "slug", "reason"]
+    date_hierarchy = "taken_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 # --- the curators' start page ---------------------------------------------------------------
 
 #: What the name of a record needs besides its own row: these kinds are named after the

@@ -20,6 +20,7 @@ from django.utils.html import escape
 
 from cryptogroups import models
 from cryptogroups.admin import ReviewItem
+from cryptogroups.takedowns import take_down
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +131,29 @@ def test_every_model_of_the_app_is_registered():
     }
 
     assert {model for model in admin.site._registry if model in app_models} == app_models
-    assert app_models == set(REGISTERED)
+    # Takedowns are listed read-only (tests below); every other model is edited.
+    assert app_models == {*REGISTERED, models.Takedown}
+
+
+def test_takedowns_are_listed_and_cannot_be_added_changed_or_deleted(curator):
+    record = f.organization(name="Taken down Ltd")
+    user = User.objects.get(username="curator")
+
+    takedown = take_down(record, user=user, reason="A court order of 2026-11-30")
+    url = changelist_url(models.Takedown)
+
+    listing = curator.get(url)
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert "A court order of 2026-11-30" in html
+    assert takedown.slug in html
+    assert "Taken down Ltd" not in html
+    assert curator.get(add_url(models.Takedown)).status_code == 403
+    detail = curator.get(f"{url}{takedown.pk}/change/")
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()
+    assert curator.post(f"{url}{takedown.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert models.Takedown.objects.filter(pk=takedown.pk).exists()
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=model_id)

@@ -42,6 +42,7 @@ from rest_framework.filters import search_smart_split
 from rest_framework.test import APIClient
 
 from api import changes, representations
+from api.filters import SEARCH_PATTERN
 from api.urls import router
 from cryptogroups import models
 from cryptogroups.codes import SLUG_PATTERN
@@ -155,7 +156,10 @@ def test_every_route_is_covered():
         for suffix in ("", "{slug}/", "{slug}/history/"):
             assert f"/api/v1/{prefix}/{suffix}" in SCHEMA["paths"], (prefix, suffix)
     assert len(READS) == 3 * len(VIEWSETS) + 1  # lists, details, histories and the feed
-    assert len(WRITES) == 4 * len(VIEWSETS)
+    # create, replace, update, delete, and take down
+    assert len(WRITES) == 5 * len(VIEWSETS)
+    for prefix in VIEWSETS:
+        assert "post" in SCHEMA["paths"][f"/api/v1/{prefix}/{{slug}}/takedown/"], prefix
     assert {"/api/v1/", "/api/schema/", "/api/docs/", "/api/redoc/", "/healthz"} <= set(
         OTHER_ROUTES
     )
@@ -315,9 +319,17 @@ def kind_of(name: str, schema: dict) -> str:
     if items.get("format") == "date":
         return "date"
     if "$ref" in items:
-        return "choice"
+        # The closed lists of codes are enums in the schema; they get the cases of their kind.
+        name = items["$ref"].rsplit("/", 1)[-1]
+        codes = {
+            "CountryCodeEnum": "country",
+            "LanguageCodeEnum": "language",
+            "SubdivisionCodeEnum": "subdivision",
+        }
+        return codes.get(name, "choice")
     return {
         r"^[^\x00]+$": "text",
+        SEARCH_PATTERN: "text",
         SLUG_PATTERN: "slug",
         r"^[A-Z]{2}$": "country",
         r"^[a-z]{2}$": "language",

@@ -13,7 +13,9 @@ each step, with a few queries over the whole database, that:
 5. a verbatim citation was read against its source's text on a given date.
 
 Every write is answered below 500; a refused one (4xx, or an admin form shown again with its
-errors) leaves the database as it was. Another test exports the dataset after random writes:
+errors) leaves the database as it was. After every sequence, ``export_dataset`` followed by
+``import_dataset`` into an emptied database round-trips: the import serves exactly what was
+exported. Another test exports the dataset after random writes:
 the snapshot is sealed, complete, what the writes touched reads back through the import's
 validation, and imported into an emptied database it serves exactly what was exported. The
 last tests replay, step by step, the failing examples the machine found.
@@ -773,8 +775,15 @@ class WritePaths(RuleBasedStateMachine):
         cache.clear()
 
     def teardown(self) -> None:
-        transaction.savepoint_rollback(self.savepoint)
-        cache.clear()
+        """After every sequence: the export of what the writes left imports into an emptied
+        database, which then serves exactly what was exported."""
+        try:
+            directory = self.curators.fixtures_copy / f"machine-{next(_numbers)}"
+            call_command("export_dataset", str(directory), verbosity=0)
+            assert_round_trip(directory)
+        finally:
+            transaction.savepoint_rollback(self.savepoint)
+            cache.clear()
 
     def choices(self, data) -> Choices:
         return Choices(data.draw)
@@ -920,6 +929,16 @@ def public_representations() -> dict[tuple[str, str], dict]:
     }
 
 
+def assert_round_trip(directory: Path) -> None:
+    """The snapshot in the directory, exported from the database as it is, imports into an
+    emptied database, which then serves exactly what was exported and keeps the rules."""
+    before = public_representations()
+    empty_domain_tables()
+    call_command("import_dataset", str(directory), verbosity=0)
+    assert public_representations() == before
+    assert broken_rules() == []
+
+
 def checksums(directory: Path) -> dict[str, str]:
     lines = (directory / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
     return {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in lines}
@@ -980,12 +999,7 @@ def test_a_snapshot_after_random_writes_is_sealed_and_importable(curators, data)
         )
         assert broken_rules() == []
 
-        # The snapshot imports into an empty database, which then serves what was exported.
-        before = public_representations()
-        empty_domain_tables()
-        call_command("import_dataset", str(directory), verbosity=0)
-        assert public_representations() == before
-        assert broken_rules() == []
+        assert_round_trip(directory)
     finally:
         transaction.savepoint_rollback(savepoint)
         cache.clear()

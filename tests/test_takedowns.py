@@ -20,7 +20,7 @@ from tests.test_changes import live_dataset, read_feed, replay
 pytestmark = pytest.mark.django_db
 
 #: Words only the record taken down says, and so that nothing may say after it.
-SECRET = "Private phone number 555-0100 of a named administrator"
+EXPOSED = "Private phone number 555-0100 of a named administrator"
 
 
 @pytest.fixture
@@ -39,17 +39,17 @@ def exposed(django_capture_on_commit_callbacks):
         f.cite(exchange)
         action = f.action()
         f.cite(action)
-        response = f.response(exchange=exchange, slug="exposed-old", description=SECRET)
+        response = f.response(exchange=exchange, slug="exposed-old", description=EXPOSED)
         response.actions.add(action)
-        f.cite(response, quote=f"{SECRET}, said the source.")
+        f.cite(response, quote=f"{EXPOSED}, said the source.")
     with django_capture_on_commit_callbacks(execute=True):
         response.slug = "exposed"
-        response.description = f"{SECRET} (edited)"
+        response.description = f"{EXPOSED} (edited)"
         response.save()
     LogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(response),
         object_id=str(response.pk),
-        object_repr=SECRET,
+        object_repr=EXPOSED,
         action_flag=CHANGE,
         user=User.objects.create_user("admin-editor"),
     )
@@ -69,7 +69,7 @@ def everything_served(client) -> str:
 
 def test_a_takedown_removes_the_record_from_everything_served(api, officer, exposed):
     pk = exposed.pk
-    assert SECRET in everything_served(api)
+    assert EXPOSED in everything_served(api)
     assert api.get("/api/v1/exchange-responses/exposed/").status_code == 200
 
     response = token_client(officer).post(takedown_url("exposed"))
@@ -77,7 +77,7 @@ def test_a_takedown_removes_the_record_from_everything_served(api, officer, expo
     assert response.status_code == 204, response.content
     assert api.get("/api/v1/exchange-responses/exposed/").status_code == 404
     served = everything_served(api)
-    assert SECRET not in served
+    assert EXPOSED not in served
     assert "/api/v1/exchange-responses/exposed/" not in served
     assert "/api/v1/exchange-responses/exposed-old/" not in served
     # Its feed entries, under both slugs, are tombstones; the last one says it is gone.
@@ -109,7 +109,7 @@ def test_no_later_snapshot_holds_it(api, officer, exposed, tmp_path):
     assert token_client(officer).post(takedown_url("exposed")).status_code == 204
     call_command("export_dataset", str(tmp_path / "snapshot"), verbosity=0)
     text = "".join(path.read_text(encoding="utf-8") for path in (tmp_path / "snapshot").iterdir())
-    assert SECRET not in text
+    assert EXPOSED not in text
     assert "exposed" not in text
 
 
@@ -152,7 +152,7 @@ def test_an_unknown_record_is_a_404(officer):
 
 def test_a_draft_can_be_taken_down_too(officer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        draft = f.response(publication_status="draft", description=SECRET)
+        draft = f.response(publication_status="draft", description=EXPOSED)
     response = token_client(officer).post(takedown_url(draft.slug))
     assert response.status_code == 204
     assert not models.ExchangeResponse.objects.filter(pk=draft.pk).exists()
