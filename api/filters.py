@@ -97,9 +97,7 @@ MAX_SEARCH_LENGTH = 200
 #: The schema's pattern for a search: at most 20 runs of characters between white space and
 #: commas (the server counts a quoted phrase as one word, so the pattern is the stricter of the
 #: two: whatever it matches is accepted).
-SEARCH_PATTERN = (
-    rf"^[{SPACE},]*(?:[^{SPACE},\x00]+(?:[{SPACE},]+|$)){{0,{MAX_SEARCH_WORDS}}}$"
-)
+SEARCH_PATTERN = rf"^[{SPACE},]*(?:[^{SPACE},\x00]+(?:[{SPACE},]+|$)){{0,{MAX_SEARCH_WORDS}}}$"
 
 
 class SearchFilter(drf_filters.SearchFilter):
