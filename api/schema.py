@@ -24,7 +24,7 @@ from rest_framework.exceptions import ParseError
 from cryptogroups.choices import PublicationStatus
 from cryptogroups.codes import SLUG_PATTERN
 
-from .filters import CODE_ENUMS, SPACE
+from .filters import CODE_ENUMS, MAX_VALUES, SPACE
 
 
 def enforced_codes(field) -> tuple[str, ...] | None:
@@ -510,7 +510,7 @@ def postprocess_for_generators(result: dict, generator, request, public) -> dict
             for array in arrays:
                 # Room for every other parameter once, and the rest shared by the lists.
                 room = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS - (len(query) - len(arrays))
-                array["maxItems"] = room // len(arrays)
+                array["maxItems"] = min(MAX_VALUES, room // len(arrays))
         if "post" in item and item["post"]["operationId"].endswith("_takedown_create"):
             item["post"]["responses"]["409"] = client_error(
                 "Conflict: other records still refer to the record to take down."
