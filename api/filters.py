@@ -49,8 +49,8 @@ CODE_ENUMS = {
 SPACE = r"\s\x1c-\x1f\x85"
 
 
-#: How many values one query parameter of a list takes (a filter that takes several, repeated);
-#: the schema states it as each such parameter's maxItems.
+#: How many values one query parameter takes (one that takes several, repeated); every view
+#: refuses more (views.requests.check_query_parameters), and the schema states it as maxItems.
 MAX_VALUES = 100
 
 
@@ -62,13 +62,6 @@ class StrictDjangoFilterBackend(filters.DjangoFilterBackend):
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
-        repeated = {
-            name: [f"At most {MAX_VALUES} values; {len(values)} given."]
-            for name, values in request.query_params.lists()
-            if len(values) > MAX_VALUES
-        }
-        if repeated:
-            raise ValidationError(repeated)
         if not filterset.is_valid():
             raise ValidationError(errors_by_parameter(filterset))
         return filterset.qs

@@ -1534,3 +1534,14 @@ def test_the_documentation_does_not_reflect_its_parameters(anonymous):
         record(route, "a script in the parameters", response)
         assert response.status_code in (200, 400)
         assert b"<script>alert(1)" not in response.content
+
+
+@pytest.mark.parametrize(
+    "op", [op for op in READS if "publication_status" in op.parameters], ids=str
+)
+def test_publication_status_given_past_its_max_items(curator_client, op):
+    """Every read refuses a repeatable parameter given more often than its maxItems."""
+    most = op.parameters["publication_status"]["maxItems"]
+    query = "&".join(["publication_status=published"] * (most + 1))
+    response = curator_client.get(f"{op.path()}?{query}")
+    check(response, 400, {"publication_status"})

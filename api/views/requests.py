@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from cryptogroups.choices import PublicationStatus
 
+from ..filters import MAX_VALUES
 from ..renderers import JSONRenderer
 
 #: Parameters every endpoint understands: DRF's format override.
@@ -61,6 +62,8 @@ def check_query_parameters(request, allowed: dict[str, bool], formats: list[str]
             ]
         elif not allowed[name] and len(values) > 1:
             errors[name] = ["This parameter takes a single value; it was given several."]
+        elif len(values) > MAX_VALUES:
+            errors[name] = [f"At most {MAX_VALUES} values; {len(values)} given."]
         elif "" in values:
             errors[name] = ["Empty value: give a value, or leave the parameter out."]
         elif any("\x00" in value for value in values):
