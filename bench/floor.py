@@ -103,13 +103,9 @@ def public_with_operator(model, depth: int):
     )
 
 
-def public_groups():
-    platforms = public_with_operator(Platform, 3)
-    return Group.objects.filter(platform__in=platforms.values("pk"), publication_status=PUBLISHED)
-
-
+# A group's visibility is kept on its row (cryptogroups.visibility): the floor reads the flag.
 # Built once: each request starts from a copy (querysets are lazy; nothing is read here).
-PUBLIC_GROUPS = public_groups()
+PUBLIC_GROUPS = Group.objects.filter(is_public=True)
 PUBLIC_EXCHANGES = public_with_operator(Exchange, 4).values("pk")
 
 

@@ -9,6 +9,7 @@ class CryptogroupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .feed import connect_signals
+        from . import feed, visibility
 
-        connect_signals()
+        visibility.connect_signals()
+        feed.connect_signals()

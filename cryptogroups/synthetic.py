@@ -32,7 +32,7 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from tqdm import tqdm
 
-from cryptogroups import choices
+from cryptogroups import choices, visibility
 from cryptogroups.codes import COUNTRY_CODES, LANGUAGE_CODES
 from cryptogroups.dataset import CITED_MODELS
 from cryptogroups.models import (
@@ -620,6 +620,8 @@ class Generator:
                     ),
                     "status": pick(rng, statuses, status_weights),
                     "description": f"{note} A synthetic {group_type} about {topic}.",
+                    # Every synthetic record is published (visibility.refresh checks it).
+                    "is_public": True,
                 }
                 if random_() < 0.8:
                     row["member_count"] = int(10 ** rng.uniform(1, 5.7))
@@ -970,6 +972,8 @@ def generate(
                 bar.total = loader.load(model, rows, bar)
                 bar.refresh()
         loader.finish(LOADED_MODELS)
+        # COPY and bulk_create send no signals: the flags are checked against the rule here.
+        visibility.refresh(full=True)
         DatasetVersion.bump()
     loader.analyze(LOADED_MODELS)
     counts = {model: generator.counts.get(model, 0) for model in LOADED_MODELS}

@@ -52,7 +52,7 @@ from hypothesis.stateful import (
 )
 
 from api import representations, snapshot
-from cryptogroups import dataset, models
+from cryptogroups import dataset, models, visibility
 from cryptogroups.models.sources import CITED_MODEL_NAMES
 from cryptogroups.resources import RESOURCES
 from tests import factories as f
@@ -128,7 +128,7 @@ def cycles(links: dict[int, int | None]) -> list[int]:
 
 
 def broken_rules() -> list[str]:
-    """Every breach of the five integrity rules in the whole database, a few queries each."""
+    """Every breach of the six integrity rules in the whole database, a few queries each."""
     problems: list[str] = []
     cited_types = {
         content_type.pk: content_type
@@ -188,6 +188,14 @@ def broken_rules() -> list[str]:
     )
     if unread:
         problems.append(f"verbatim citations not read against the source: {unread[:5]}")
+    # 6. A group's kept visibility is the rule's: published, on a public platform.
+    by_rule = set(visibility.public_groups_by_rule().values_list("slug", flat=True))
+    flagged = set(models.Group.objects.filter(is_public=True).values_list("slug", flat=True))
+    if by_rule != flagged:
+        problems.append(
+            f"groups whose is_public disagrees with the rule: "
+            f"shown {sorted(flagged - by_rule)[:5]}, hidden {sorted(by_rule - flagged)[:5]}"
+        )
     return problems
 
 

@@ -19,10 +19,11 @@ from cryptogroups.codes import (
 )
 
 
-def track_history(**options) -> HistoricalRecords:
+def track_history(excluded_fields: list[str] = (), **options) -> HistoricalRecords:
     """Every change of the model, with who made it, when and why (django-simple-history).
-    ``updated_at`` is left out: the history's own date says when."""
-    return HistoricalRecords(excluded_fields=["updated_at"], **options)
+    ``updated_at`` is left out: the history's own date says when; so are ``excluded_fields``
+    (what the domain derives from other rows)."""
+    return HistoricalRecords(excluded_fields=["updated_at", *excluded_fields], **options)
 
 
 class TimeStamped(models.Model):

@@ -10,6 +10,7 @@ from cryptogroups.choices import Affiliation, GroupStatus, GroupType
 
 from .base import (
     Record,
+    RecordQuerySet,
     approximate_count,
     approximate_count_constraints,
     choice_constraint,
@@ -19,6 +20,12 @@ from .base import (
     partial_date_constraints,
     track_history,
 )
+
+
+class GroupQuerySet(RecordQuerySet):
+    def public(self) -> GroupQuerySet:
+        """The public groups, read from the flag the domain keeps (cryptogroups.visibility)."""
+        return self.filter(is_public=True)
 
 
 class Group(Record):
@@ -86,7 +93,16 @@ class Group(Record):
         "description",
     )
 
-    history = track_history()
+    is_public = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Whether the public API serves the group: kept from the rule of "
+        "Record.objects.public() by cryptogroups.visibility.",
+    )
+
+    history = track_history(excluded_fields=["is_public"])
+
+    objects = GroupQuerySet.as_manager()
 
     def clean(self) -> None:
         """A group a migration names stays on the platform the migration names it on."""
@@ -120,6 +136,25 @@ class Group(Record):
                 fields=["platform", "name", "slug"],
                 include=["id", "publication_status"],
                 name="group_platform_order",
+            ),
+            # The public list's orders, over the public groups alone.
+            models.Index(
+                fields=["name", "slug"],
+                include=["id", "platform"],
+                condition=Q(is_public=True),
+                name="group_public_order",
+            ),
+            models.Index(
+                fields=["platform", "name", "slug"],
+                include=["id"],
+                condition=Q(is_public=True),
+                name="group_public_platform_order",
+            ),
+            # Published groups the flag hides: what a platform becoming public shows.
+            models.Index(
+                fields=["platform"],
+                condition=Q(is_public=False, publication_status="published"),
+                name="group_hidden_published",
             ),
         ]
         constraints = [
