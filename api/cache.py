@@ -6,6 +6,11 @@ digest of its representation, so a change to one record leaves the others' entri
 Nothing is ever invalidated by hand, and an entry can only be served for the version it was
 made for.
 
+A list's count is kept the same way, under the public dataset's version and the list's
+filters, for ``API_COUNT_CACHE_SECONDS`` (it stays exact: a change to public data moves the
+version). It is kept even when responses are not (``API_CACHE_SECONDS=0``): counting a
+million rows costs far more than building a page.
+
 The cache is Django's: Redis when ``REDIS_URL`` is set (shared by all app servers), memory of
 the process otherwise. When the cache server fails, requests are answered from the database,
 as if the entry were missing; the failure is logged, and the request does not wait long
@@ -36,13 +41,15 @@ def key(kind: str, version: str, *parts: str) -> str:
     return f"api:{kind}:{version}:{digest}"
 
 
-def enabled() -> bool:
-    return settings.API_CACHE_SECONDS > 0
+def enabled(seconds: int | None = None) -> bool:
+    return (settings.API_CACHE_SECONDS if seconds is None else seconds) > 0
 
 
-def get(cache_key: str) -> Any:
-    """The cached value, or None when there is none (or the cache does not answer)."""
-    if not enabled():
+def get(cache_key: str, seconds: int | None = None) -> Any:
+    """The cached value, or None when there is none (or the cache does not answer).
+    ``seconds``: how long the kind of entry is kept (API_CACHE_SECONDS unless given; 0: not
+    cached)."""
+    if not enabled(seconds):
         return None
     try:
         return cache.get(cache_key)
@@ -51,19 +58,20 @@ def get(cache_key: str) -> Any:
         return None
 
 
-def set(cache_key: str, value: Any) -> None:
-    if not enabled():
+def set(cache_key: str, value: Any, seconds: int | None = None) -> None:
+    seconds = settings.API_CACHE_SECONDS if seconds is None else seconds
+    if not enabled(seconds):
         return
     try:
-        cache.set(cache_key, value, settings.API_CACHE_SECONDS)
+        cache.set(cache_key, value, seconds)
     except Exception:
         logger.warning("Cache unavailable; the response was not stored.", exc_info=True)
 
 
-def get_or_set(cache_key: str, build: Callable[[], Any]) -> Any:
+def get_or_set(cache_key: str, build: Callable[[], Any], seconds: int | None = None) -> Any:
     """The cached value, or ``build()``'s, stored for next time."""
-    value = get(cache_key)
+    value = get(cache_key, seconds)
     if value is None:
         value = build()
-        set(cache_key, value)
+        set(cache_key, value, seconds)
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.paginator import InvalidPage
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import QuerySet, Subquery
@@ -63,7 +64,7 @@ class CachedCountPaginator(DjangoPaginator):
 
         if self.count_key is None:
             return count()
-        return api_cache.get_or_set(self.count_key, count)
+        return api_cache.get_or_set(self.count_key, count, settings.API_COUNT_CACHE_SECONDS)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):

@@ -10,6 +10,7 @@ Variables (see README.md, "Configuration"):
 - ``CONN_MAX_AGE``: seconds a database connection is kept open between requests (default 60).
 - ``REDIS_URL``: the cache shared by app servers (default: each process's memory).
 - ``API_CACHE_SECONDS``: how long a public response stays cached (default 3600; 0: off).
+- ``API_COUNT_CACHE_SECONDS``: how long a list's count stays cached (default 3600; 0: off).
 - ``TOKEN_TTL_DAYS``: lifetime of a curator's API token (default 90).
 - ``DATABASE_REPLICA_URL``: a streaming replica of the database; anonymous reads go there.
 - ``DATABASE_CONNECT_TIMEOUT`` and ``DATABASE_STATEMENT_TIMEOUT``: seconds (PostgreSQL).
@@ -200,6 +201,8 @@ else:
         }
     }
 API_CACHE_SECONDS = int(os.environ.get("API_CACHE_SECONDS", "3600"))
+#: A list's count, kept under the version and the filters even when responses are not cached.
+API_COUNT_CACHE_SECONDS = int(os.environ.get("API_COUNT_CACHE_SECONDS", "3600"))
 #: Without Redis, the worker processes of one app server count rate limits in this SQLite
 #: file (api.throttling), which gunicorn.conf.py makes for each instance; empty: each process
 #: counts in its own cache, which is exact only for a single process (runserver, the tests).

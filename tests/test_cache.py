@@ -96,11 +96,22 @@ def test_when_the_cache_server_fails_the_database_answers(api):
     assert api.get("/api/v1/platforms/telegram/").json()["slug"] == "telegram"
 
 
-@override_settings(API_CACHE_SECONDS=0)
+@override_settings(API_CACHE_SECONDS=0, API_COUNT_CACHE_SECONDS=0)
 def test_the_cache_can_be_turned_off(api):
     first = queries(api, LIST)
     assert first > 1
     assert queries(api, LIST) == first
+
+
+@override_settings(API_CACHE_SECONDS=0)
+def test_counts_stay_cached_when_responses_are_not(api):
+    """Responses are built again on every request, but the list's count is read once per
+    version of the dataset: with both caches off, a list costs one query more."""
+    with override_settings(API_COUNT_CACHE_SECONDS=0):
+        queries(api, LIST)
+        uncounted = queries(api, LIST)
+    queries(api, LIST)  # fills the count's cache
+    assert queries(api, LIST) == uncounted - 1
 
 
 @override_settings(
