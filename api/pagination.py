@@ -1,22 +1,35 @@
-"""Page-number pagination that refuses what it cannot honour instead of guessing.
+"""Pagination that refuses what it cannot honour instead of guessing: page numbers, and cursors
+for crawling.
 
 ``page_size`` defaults to 20 and may be set from 1 to 100 (``MAX_PAGE_SIZE``); outside that
 range, or when it is not a whole number, the answer is a 400 naming the parameter. ``page`` is a
 whole number from 1; a malformed page is a 400 and a page past the last one is a 404.
+
+A list read with ``cursor`` is paged by key instead (keyset pagination): ``cursor=start`` is
+the first page, and the ``next`` and ``previous`` links carry an opaque cursor that holds the
+sort keys of the page's last (or first) record. A page is then found by seeking in the list's
+index from that key, as fast at the millionth record as at the first, and a record added or
+removed elsewhere in the list never shifts the pages after it. The envelope is the same:
+``count`` (exact, for the whole list), ``next``, ``previous``, ``results``. Cursors are
+signed: one the server did not give, or made for another ``ordering``, is a 400.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage
 from django.core.paginator import Paginator as DjangoPaginator
-from django.db.models import QuerySet, Subquery
+from django.db.models import F, OrderBy, Q, QuerySet, Subquery
 from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from . import cache as api_cache
 
@@ -67,6 +80,131 @@ class CachedCountPaginator(DjangoPaginator):
         return api_cache.get_or_set(self.count_key, count, settings.API_COUNT_CACHE_SECONDS)
 
 
+# --- Cursors ---------------------------------------------------------------------------------
+
+CURSOR_PARAMETER = "cursor"
+#: The cursor of a list's first page.
+START = "start"
+#: What a cursor looks like (a signed, compressed payload), and its longest form.
+CURSOR_PATTERN = r"^[A-Za-z0-9_:.-]+$"
+CURSOR_MAX_LENGTH = 1000
+_CURSOR_SALT = "api.pagination.cursor"
+_CURSOR_SHAPE = re.compile(CURSOR_PATTERN)
+
+#: A sort term: the field's name and whether it is descending (empty values always last).
+Term = tuple[str, bool]
+
+
+def ordering_terms(queryset: QuerySet) -> list[Term]:
+    """The sort terms of an ordered queryset, as the list's ordering filter set them."""
+    terms = []
+    for item in queryset.query.order_by:
+        if isinstance(item, OrderBy) and isinstance(item.expression, F):
+            terms.append((item.expression.name, item.descending))
+        elif isinstance(item, str):
+            terms.append((item.removeprefix("-"), item.startswith("-")))
+        else:  # pragma: no cover - lists are ordered by fields only
+            raise TypeError(f"Cannot page by key through the order {item!r}.")
+    return terms
+
+
+def reverse_terms(terms: list[Term]) -> list[OrderBy]:
+    """The order read backwards: empty values first."""
+    return [
+        F(name).asc(nulls_first=True) if descending else F(name).desc(nulls_first=True)
+        for name, descending in terms
+    ]
+
+
+def _beyond(field, descending: bool, value, backwards: bool) -> Q | None:
+    """The rows strictly past ``value`` on one term, in the reading direction (None: none)."""
+    name = field.name
+    if value is None:  # empty values sort last in both orders
+        return Q(**{f"{name}__isnull": False}) if backwards else None
+    lookup = "lt" if descending != backwards else "gt"
+    condition = Q(**{f"{name}__{lookup}": value})
+    if field.null and not backwards:
+        condition |= Q(**{f"{name}__isnull": True})
+    return condition
+
+
+def keyset(model, terms: list[Term], values: list, *, backwards: bool) -> Q:
+    """The rows after (or before) the row whose sort keys are ``values``: past it on the first
+    term, or equal on the first and past it on the second, and so on. The first term also
+    bounds the range, so that the database seeks in the index rather than filtering it."""
+    fields = [model._meta.get_field(name) for name, _ in terms]
+    disjuncts, equal = [], Q()
+    for field, (_, descending), value in zip(fields, terms, values, strict=True):
+        beyond = _beyond(field, descending, value, backwards)
+        if beyond is not None:
+            disjuncts.append(equal & beyond)
+        equal &= (
+            Q(**{field.name: value}) if value is not None else Q(**{f"{field.name}__isnull": True})
+        )
+    if not disjuncts:
+        return Q(pk__in=[])
+    condition = disjuncts[0]
+    for disjunct in disjuncts[1:]:
+        condition |= disjunct
+    first, value, descending = fields[0], values[0], terms[0][1]
+    if value is not None and not first.null:
+        bound = "lte" if descending != backwards else "gte"
+        condition &= Q(**{f"{first.name}__{bound}": value})
+    return condition
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def encode_cursor(terms: list[Term], values, *, backwards: bool) -> str:
+    """A signed cursor for the row with these sort keys, read forwards or backwards from it."""
+    payload = {
+        "o": [f"-{name}" if descending else name for name, descending in terms],
+        "v": [_plain(value) for value in values],
+        "b": backwards,
+    }
+    return signing.dumps(payload, salt=_CURSOR_SALT, compress=True)
+
+
+def decode_cursor(raw: str, model, terms: list[Term]) -> tuple[list, bool]:
+    """The sort keys and direction a cursor holds; a 400 naming ``cursor`` if the server did
+    not give it, or gave it for another order."""
+    refused = ValidationError(
+        {
+            CURSOR_PARAMETER: [
+                f"Not a cursor of this list: pass '{START}', or the cursor of a 'next' or "
+                "'previous' link, as is."
+            ]
+        }
+    )
+    if len(raw) > CURSOR_MAX_LENGTH or not _CURSOR_SHAPE.fullmatch(raw):
+        raise refused
+    try:
+        payload = signing.loads(raw, salt=_CURSOR_SALT)
+    except signing.BadSignature:
+        raise refused from None
+    order = [f"-{name}" if descending else name for name, descending in terms]
+    if payload.get("o") != order:
+        given = ",".join(map(str, payload.get("o") or []))
+        raise ValidationError(
+            {
+                CURSOR_PARAMETER: [
+                    f"This cursor pages the list in the order '{given}', not "
+                    f"'{','.join(order)}': keep the ordering the cursor was made with."
+                ]
+            }
+        )
+    try:
+        values = [
+            None if value is None else model._meta.get_field(name).to_python(value)
+            for (name, _), value in zip(terms, payload["v"], strict=True)
+        ]
+    except (DjangoValidationError, ValueError, TypeError):  # pragma: no cover - signed
+        raise refused from None
+    return values, bool(payload.get("b"))
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size = DEFAULT_PAGE_SIZE
     max_page_size = MAX_PAGE_SIZE
@@ -101,11 +239,30 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     django_paginator_class = CachedCountPaginator
 
+    #: On a page read by cursor: the page's links (next, previous).
+    cursor_links: tuple[str | None, str | None] | None = None
+
+    def get_cursor(self, request) -> str | None:
+        """The ``cursor`` given, if any; a 400 when it comes with ``page``."""
+        raw = request.query_params.get(CURSOR_PARAMETER)
+        if raw is not None and self.page_query_param in request.query_params:
+            raise ValidationError(
+                {
+                    CURSOR_PARAMETER: [
+                        f"Give either '{CURSOR_PARAMETER}' or '{self.page_query_param}', not both."
+                    ]
+                }
+            )
+        return raw
+
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))
         paginator.count_key = getattr(view, "count_key", None)
         paginator.records = getattr(view, "records", None)
+        cursor = self.get_cursor(request)
+        if cursor is not None:
+            return self.paginate_by_cursor(paginator, cursor)
         number = self.get_page_number(request, paginator)
         try:
             self.page = paginator.page(number)
@@ -117,6 +274,54 @@ class PageNumberPagination(pagination.PageNumberPagination):
             self.display_page_controls = True
         return list(self.page)
 
+    def paginate_by_cursor(self, paginator: CachedCountPaginator, cursor: str) -> list:
+        """A page found by key from the cursor's record (see the module's docstring)."""
+        records = paginator.keys
+        model = records.model
+        terms = ordering_terms(records)
+        size = paginator.per_page
+        position, backwards = (None, False)
+        if cursor != START:
+            position, backwards = decode_cursor(cursor, model, terms)
+            records = records.filter(keyset(model, terms, position, backwards=backwards))
+        if backwards:
+            records = records.order_by(*reverse_terms(terms))
+        names = [name for name, _ in terms]
+        found = list(records.values_list("pk", *names)[: size + 1])
+        more, found = len(found) > size, found[:size]
+        if backwards:
+            found.reverse()
+
+        def link(keys, towards_start: bool) -> str:
+            token = encode_cursor(terms, keys, backwards=towards_start)
+            url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+            return replace_query_param(url, CURSOR_PARAMETER, token)
+
+        first = found[0][1:] if found else position
+        last = found[-1][1:] if found else position
+        if backwards:
+            previous = link(first, True) if more else None
+            following = link(last, False) if last is not None else None
+        else:
+            following = link(last, False) if more else None
+            previous = link(first, True) if position is not None else None
+        self.cursor_links = (following, previous)
+        self.cursor_count = paginator.count
+        if not found:
+            return []
+        # The rows, in the list's order (the keys were found in it).
+        return list(paginator.object_list.filter(pk__in=[pk for pk, *_ in found]))
+
+    def get_next_link(self) -> str | None:
+        if self.cursor_links is not None:
+            return self.cursor_links[0]
+        return super().get_next_link()
+
+    def get_previous_link(self) -> str | None:
+        if self.cursor_links is not None:
+            return self.cursor_links[1]
+        return super().get_previous_link()
+
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
         bounds = {
@@ -125,12 +330,33 @@ class PageNumberPagination(pagination.PageNumberPagination):
         }
         for parameter in parameters:
             parameter["schema"].update(bounds[parameter["name"]])
+        if getattr(view, "action", None) == "list":
+            parameters.append(
+                {
+                    "name": CURSOR_PARAMETER,
+                    "required": False,
+                    "in": "query",
+                    "description": (
+                        f"Page by key instead of by number: '{START}' for the first page, then "
+                        "the cursor of the 'next' or 'previous' link, as is. Stable while "
+                        "records are added or removed, and as fast deep in the list as at its "
+                        f"start: the way to crawl a list. Not with '{self.page_query_param}'."
+                    ),
+                    "schema": {
+                        "type": "string",
+                        "pattern": CURSOR_PATTERN,
+                        "maxLength": CURSOR_MAX_LENGTH,
+                        "example": START,
+                    },
+                }
+            )
         return parameters
 
     def get_paginated_response(self, data) -> Response:
+        count = self.cursor_count if self.cursor_links is not None else self.page.paginator.count
         return Response(
             {
-                "count": self.page.paginator.count,
+                "count": count,
                 "next": self.get_next_link(),
                 "previous": self.get_previous_link(),
                 "results": data,

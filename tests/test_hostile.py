@@ -31,7 +31,7 @@ from urllib.parse import quote
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.core import signals
+from django.core import signals, signing
 from django.core.servers.basehttp import get_internal_wsgi_application
 from django.db import close_old_connections, connection
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -41,7 +41,7 @@ from rest_framework import serializers
 from rest_framework.filters import search_smart_split
 from rest_framework.test import APIClient
 
-from api import changes, representations
+from api import changes, pagination, representations
 from api.filters import SEARCH_PATTERN
 from api.urls import router
 from cryptogroups import models
@@ -335,6 +335,7 @@ def kind_of(name: str, schema: dict) -> str:
         r"^[a-z]{2}$": "language",
         r"^[A-Z]{2}-[A-Z0-9]{1,3}$": "subdivision",
         r"^[A-Za-z0-9_-]{16}$": "cursor",
+        pagination.CURSOR_PATTERN: "page_cursor",
     }[items["pattern"]]
 
 
@@ -490,6 +491,14 @@ KIND_CASES: dict[str, dict[str, tuple[str | None, int]]] = {
         "short": (changes.encode_cursor(0)[:8], 400),
         "ahead_of_the_feed": (changes.encode_cursor(2**62), 400),
     },
+    "page_cursor": {
+        "start": ("start", 200),
+        "upper_case": ("START", 400),
+        "trailing_newline": ("start%0A", 400),
+        "not_ours": ("AAAAAAAAAAAAAAAA", 400),
+        "signed_for_something_else": (signing.dumps({"o": ["slug"], "v": ["a"]}), 400),
+        "another_order": (pagination.encode_cursor([("slug", True)], ["a"], backwards=False), 400),
+    },
     "format": {
         "json": ("json", 200),
         "browsable": ("api", 200),  # the browsable API, asked for by name
@@ -585,7 +594,16 @@ def cases_for(op: Operation) -> list[str]:
 
 #: Parameters read one after the other, each by its own step of a request; the others are
 #: filters, read together (the 400 names each faulty one).
-STEPS = ["format", "publication_status", "after", "search", "ordering", "page_size", "page"]
+STEPS = [
+    "format",
+    "publication_status",
+    "after",
+    "search",
+    "ordering",
+    "page_size",
+    "page",
+    "cursor",
+]
 
 
 def steps(op: Operation) -> list[list[str]]:

@@ -186,7 +186,7 @@ class ReadMixin:
     def count_parts(self, request) -> list[str]:
         """What a list's count depends on: the path and the filters, not the page, its size or
         the order."""
-        ignored = {"page", "page_size", "ordering", "format"}
+        ignored = {"page", "page_size", "cursor", "ordering", "format"}
         filters_given = sorted(
             (name, value)
             for name, values in request.query_params.lists()
@@ -205,6 +205,7 @@ class ReadMixin:
     def check_page_parameters(self, request) -> None:
         self.paginator.get_page_size(request)
         self.paginator.get_page_number(request, paginator=None)
+        self.paginator.get_cursor(request)
 
     @extend_schema(
         operation_id=None,

@@ -12,7 +12,7 @@ from cryptogroups import models
 from cryptogroups.codes import SLUG_PATTERN
 from cryptogroups.models.base import Record
 
-from .. import filters, serializers
+from .. import filters, pagination, serializers
 from ..schema import retrieve_schema, write_schema
 from ..writes import JSONParser, write_serializer
 from .conditional import ConditionalMixin, entity_tag
@@ -118,7 +118,7 @@ class RecordViewSet(
         if self.action != "list":
             return allowed
         allowed.update(filters.query_parameter_names(self.filterset_class))
-        allowed.update({"search": False, "ordering": False})
+        allowed.update({"search": False, "ordering": False, pagination.CURSOR_PARAMETER: False})
         allowed.update({self.paginator.page_query_param: False})
         allowed.update({self.paginator.page_size_query_param: False})
         return allowed
