@@ -52,7 +52,9 @@ class Endpoint:
     name: str
     api: str
     baseline: str
-    #: "floor", or "200" when the baseline is the full answer to the same URL.
+    #: "floor"; "floor page" when the floor gives the same page under other links (a page by
+    #: cursor against the floor's page by number); "200" when the baseline is the full answer
+    #: to the same URL.
     baseline_kind: str = "floor"
     api_headers: dict[str, str] = field(default_factory=dict)
     #: The status the API must answer.
@@ -301,6 +303,7 @@ def choose_targets(client) -> dict:
     last-but-one page of the list and a word found in some names, from the data present."""
     from django.db.models import Count, Max, Min
 
+    from api import pagination
     from cryptogroups.models import Group
 
     public = Group.objects.public()
@@ -321,6 +324,14 @@ def choose_targets(client) -> dict:
     count = json.loads(response.content)["count"]
     pages = max(1, -(-count // PAGE_SIZE))
     names = list(public.order_by("id").values_list("name", flat=True)[:2000])
+    # The cursor a crawl holds when it reaches the deep page: the keys of the record before it.
+    ordered = public.order_by("name", "slug")
+    skipped = (max(1, pages - 1) - 1) * PAGE_SIZE
+    cursor = pagination.START
+    if skipped:
+        keys = ordered.values_list("name", "slug")[skipped - 1]
+        terms = pagination.ordering_terms(ordered)
+        cursor = pagination.encode_cursor(terms, keys, backwards=False)
     return {
         "platform": top["platform__slug"],
         "platform_groups": top["groups"],
@@ -329,6 +340,7 @@ def choose_targets(client) -> dict:
         "pages": pages,
         "deep_page": max(1, pages - 1),
         "word": search_word(names),
+        "deep_cursor": cursor,
     }
 
 
@@ -356,6 +368,16 @@ def endpoints(targets: dict, etag: str | None = None) -> list[Endpoint]:
         Endpoint(name, f"/api/v1/groups/{query}", f"/floor/groups/{query}")
         for name, query in queries.items()
     ]
+    # The same deep page read by cursor, against the floor's page by number.
+    found.insert(
+        3,
+        Endpoint(
+            "deep cursor",
+            f"/api/v1/groups/?cursor={targets['deep_cursor']}&{size}",
+            found[2].baseline,
+            baseline_kind="floor page",
+        ),
+    )
     found.insert(
         2,
         Endpoint(
@@ -384,6 +406,26 @@ def first_difference(a: bytes, b: bytes) -> int:
         if x != y:
             return index
     return min(len(a), len(b))
+
+
+def check_same_page(port: int, endpoint: Endpoint) -> int:
+    """The API's page holds the floor's count and records, in the same order (their links to
+    the pages around differ); returns the API body's length."""
+    api_status, _, api_body = get(port, endpoint.api)
+    floor_status, _, floor_body = get(port, endpoint.baseline)
+    if api_status != 200 or floor_status != 200:
+        raise BenchError(
+            f"{endpoint.name}: {endpoint.api} answered {api_status}, "
+            f"{endpoint.baseline} answered {floor_status}"
+        )
+    api_page, floor_page = json.loads(api_body), json.loads(floor_body)
+    for part in ("count", "results"):
+        if api_page[part] != floor_page[part]:
+            raise BenchError(
+                f"{endpoint.name}: the API's page and the floor's differ in {part!r}.\n"
+                f"  API   {endpoint.api}\n  floor {endpoint.baseline}"
+            )
+    return len(api_body)
 
 
 def check_bytes(port: int, endpoint: Endpoint) -> int:
@@ -496,7 +538,7 @@ def load(server: Server, found: list[Endpoint], args) -> dict[str, list[Run]]:
                 )
                 drained = measured["drain_s"]
                 print(
-                    f"  round {number + 1} {endpoint.name:<9} {side:<8} "
+                    f"  round {number + 1} {endpoint.name:<11} {side:<8} "
                     f"{measured['rps']:9.1f} req/s"
                     + (f"  (then {drained:.1f} s to finish its requests)" if drained > 1 else ""),
                     flush=True,
@@ -555,7 +597,7 @@ def fmt(value, spec: str) -> str:
 
 def table(found: list[Endpoint], results: dict) -> str:
     header = (
-        f"{'endpoint':<10} {'side':<6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'endpoint':<11} {'side':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'queries':>7} {'RSS MiB':>8} {'req/s ratio':>11} {'p99 ratio':>9}"
     )
     lines = [header, "-" * len(header)]
@@ -570,7 +612,7 @@ def table(found: list[Endpoint], results: dict) -> str:
                 queries_text = f"{counted['api']}/{counted['api_uncached']}"
             errors = s["socket_errors"] + s["non_2xx_3xx"]
             lines.append(
-                f"{endpoint.name if api_line else '':<10} {label:<6} {fmt(s['rps'], '9.1f')} "
+                f"{endpoint.name if api_line else '':<11} {label:<10} {fmt(s['rps'], '9.1f')} "
                 f"{fmt(s['p50_ms'], '8.2f')} {fmt(s['p99_ms'], '8.2f')} {queries_text:>7} "
                 f"{s['rss_max_kib'] / 1024:8.1f} "
                 f"{fmt(summary['rps_ratio'] if api_line else None, '11.2f')} "
@@ -744,6 +786,8 @@ def main(argv: list[str] | None = None) -> int:
         for endpoint in found:
             if endpoint.baseline_kind == "floor":
                 sizes[endpoint.name] = check_bytes(server.port, endpoint)
+            elif endpoint.baseline_kind == "floor page":
+                sizes[endpoint.name] = check_same_page(server.port, endpoint)
         status, _, _ = get(server.port, found[-1].api, found[-1].api_headers)
         if status != 304:
             raise BenchError(f"If-None-Match with the list's ETag answered {status}, not 304")
