@@ -225,6 +225,27 @@ def test_a_304_does_not_build_the_body(api, django_assert_num_queries):
         assert api.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
 
 
+def test_a_detail_without_the_cache_reads_its_state_with_its_row(
+    api, django_assert_num_queries, settings
+):
+    """With the cache on, a record's public state is read first, so that a hit costs that
+    query alone. With it off nothing is looked up first: the state comes with the record's row,
+    then its responses and its citations, as many round trips as the body needs."""
+    settings.API_CACHE_SECONDS = 0
+    api.get(DETAIL)  # content types, looked up once per process
+    with django_assert_num_queries(3):
+        uncached = api.get(DETAIL)
+    settings.API_CACHE_SECONDS = 60
+    with django_assert_num_queries(4):
+        built = api.get(DETAIL)
+    with django_assert_num_queries(1):
+        hit = api.get(DETAIL)
+    for response in (built, hit):
+        assert response.content == uncached.content
+        assert response["ETag"] == uncached["ETag"]
+        assert response["Last-Modified"] == uncached["Last-Modified"]
+
+
 def test_a_304_for_a_cached_response_costs_one_query(api, django_assert_num_queries):
     path = "/api/v1/regulatory-actions/cn-2017-ico-ban/"
     etag = api.get(path)["ETag"]

@@ -106,12 +106,17 @@ class ReadMixin:
             self.built_digest = feed.digest(built[0])
             unchanged = self.unchanged(request)
             return unchanged or Response(absolute_urls(built[0], request.build_absolute_uri))
-        # One query: the record is public, and the digest and time of its public state.
-        state = (
-            queryset.annotate(**feed.public_state_columns(self.model))
-            .values_list("feed_digest", "feed_changed_at")
-            .first()
-        )
+        state_columns = feed.public_state_columns(self.model)
+        rows = None
+        if api_cache.enabled():
+            # One query before the body, which the cache may hold: the record is public, and
+            # the digest and time of its public state.
+            state = queryset.annotate(**state_columns).values_list(*state_columns).first()
+        else:
+            # Nothing to look up in a cache: the state comes with the record's row, one round
+            # trip for both. The embedded lists are read only if the body is built.
+            rows = list(plan.rows(queryset).annotate(**state_columns))
+            state = tuple(rows[0].pop(column) for column in state_columns) if rows else None
         if state is None:
             raise Http404
         if state[0]:
@@ -122,7 +127,7 @@ class ReadMixin:
             return unchanged
 
         def build() -> dict:
-            built = plan.represent(plan.rows(queryset), None)
+            built = plan.represent(plan.rows(queryset) if rows is None else rows, None)
             if not built:
                 raise Http404
             digest = feed.digest(built[0])
