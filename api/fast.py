@@ -143,10 +143,17 @@ class Many:
             self.parent_lookup = relation.field.name
         else:  # a forward many-to-many
             self.parent_lookup = relation.related_query_name()
-        self.queryset = queryset
         self.plan = RowPlan(type(child), queryset.model)
         if self.plan.many and "id" not in self.plan.columns:
             self.plan.columns.append("id")
+        self.columns = list(dict.fromkeys([*self.plan.columns, self.parent_lookup]))
+        self.queryset = queryset.prefetch_related(None)
+        # Through a foreign key, the columns are resolved once and each fetch only adds its
+        # parents (a clone, never evaluated here). Through a many-to-many, the parents' filter
+        # must come first, so that the parent column reads the filter's join, not a second one.
+        self.filter_first = relation.many_to_many
+        if not self.filter_first:
+            self.queryset = self.queryset.values(*self.columns)
 
     def fetch(self, parents: list) -> tuple[dict[Any, list[dict]], dict[str, Any]]:
         queryset = self.queryset.filter(**{f"{self.parent_lookup}__in": parents})
@@ -154,9 +161,10 @@ class Many:
             # Looked up now, not when compiling: content types are rows, and ids can change
             # (a database emptied and filled again).
             queryset = queryset.filter(content_type=ContentType.objects.get_for_model(self.model))
-        columns = [*self.plan.columns, self.parent_lookup]
+        if self.filter_first:
+            queryset = queryset.values(*self.columns)
         by_parent: dict[Any, list[dict]] = defaultdict(list)
-        rows = list(queryset.prefetch_related(None).values(*dict.fromkeys(columns)))
+        rows = list(queryset)
         nested = self.plan.fetch_many(rows)
         for row in rows:
             by_parent[row[self.parent_lookup]].append(row)

@@ -26,6 +26,13 @@ class CuratorPermissions(permissions.DjangoModelPermissionsOrAnonReadOnly):
         "DELETE": ["%(app_label)s.change_%(model_name)s"],
     }
 
+    def has_permission(self, request, view) -> bool:
+        # A read needs no model permission (perms_map names none for the safe methods), so it
+        # is allowed without building the view's queryset to find the model.
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return super().has_permission(request, view)
+
 
 def can_view_unpublished(user, model) -> bool:
     """Whether the user may read the model's drafts and retracted records."""
