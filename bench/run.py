@@ -408,16 +408,22 @@ def first_difference(a: bytes, b: bytes) -> int:
     return min(len(a), len(b))
 
 
-def check_same_page(port: int, endpoint: Endpoint) -> int:
-    """The API's page holds the floor's count and records, in the same order (their links to
-    the pages around differ); returns the API body's length."""
-    api_status, _, api_body = get(port, endpoint.api)
-    floor_status, _, floor_body = get(port, endpoint.baseline)
+def both_answers(port: int, endpoint: Endpoint) -> tuple[tuple[dict, bytes], tuple[dict, bytes]]:
+    """The API's and the baseline's headers and bodies; an error unless both answered 200."""
+    api_status, api_headers, api_body = get(port, endpoint.api)
+    floor_status, floor_headers, floor_body = get(port, endpoint.baseline)
     if api_status != 200 or floor_status != 200:
         raise BenchError(
             f"{endpoint.name}: {endpoint.api} answered {api_status}, "
             f"{endpoint.baseline} answered {floor_status}"
         )
+    return (api_headers, api_body), (floor_headers, floor_body)
+
+
+def check_same_page(port: int, endpoint: Endpoint) -> int:
+    """The API's page holds the floor's count and records, in the same order (their links to
+    the pages around differ); returns the API body's length."""
+    (_, api_body), (_, floor_body) = both_answers(port, endpoint)
     api_page, floor_page = json.loads(api_body), json.loads(floor_body)
     for part in ("count", "results"):
         if api_page[part] != floor_page[part]:
@@ -430,13 +436,7 @@ def check_same_page(port: int, endpoint: Endpoint) -> int:
 
 def check_bytes(port: int, endpoint: Endpoint) -> int:
     """The API's and the floor's bodies are the same bytes; returns their length."""
-    api_status, api_headers, api_body = get(port, endpoint.api)
-    floor_status, floor_headers, floor_body = get(port, endpoint.baseline)
-    if api_status != 200 or floor_status != 200:
-        raise BenchError(
-            f"{endpoint.name}: {endpoint.api} answered {api_status}, "
-            f"{endpoint.baseline} answered {floor_status}"
-        )
+    (api_headers, api_body), (floor_headers, floor_body) = both_answers(port, endpoint)
     for url, headers in ((endpoint.api, api_headers), (endpoint.baseline, floor_headers)):
         if headers.get("Content-Type") != "application/json":
             raise BenchError(f"{url}: Content-Type {headers.get('Content-Type')!r}")
