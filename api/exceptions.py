@@ -2,7 +2,8 @@
 
 A database that cannot be reached, that refuses connections or that cancels a statement past
 its time limit is an outage, not a bug: the client gets a JSON 503 with ``Retry-After``,
-whether the error is met in an API view (here) or elsewhere (api.health.server_error). The
+whether the error is met in an API view (here) or elsewhere (api.health.server_error). So
+does a write whose published versions Redis does not take (``PUBLISH_VERSIONS``). The
 transaction of a write that fails so is rolled back whole.
 """
 
@@ -14,6 +15,8 @@ from django.db import InterfaceError, OperationalError
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+from cryptogroups.published import PublicationUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,14 @@ class ExceptionHandler(BaseExceptionHandler):
         if isinstance(exc, OUTAGE_ERRORS):
             logger.warning("Database unavailable: %s", exc)
             return ServiceUnavailable()
+        if isinstance(exc, PublicationUnavailable):
+            # Readers trust the versions published in Redis: a change Redis cannot be told
+            # of is not committed (cryptogroups.published).
+            logger.warning("Published versions unavailable: %s", exc)
+            return ServiceUnavailable(
+                "The cache server is unavailable, and the change was not saved. Retry after "
+                "the time in Retry-After."
+            )
         return super().convert_known_exceptions(exc)
 
     def report_exception(self, exc: APIException, response) -> None:

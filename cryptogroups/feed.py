@@ -37,6 +37,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models.signals import m2m_changed, post_save, pre_delete
 
 from . import models as domain
+from . import published
 from .choices import ChangeOperation
 from .models.version import next_stamp
 from .resources import LINK_MODELS, RESOURCE_MODELS, RESOURCES
@@ -220,7 +221,7 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
         # The lock that orders the feed: held until this transaction commits. A write takes it
         # only here, as its last step: writes to different records validate and save side by
         # side, and queue only to append to the feed.
-        domain.DatasetVersion.objects.using(using).select_for_update().filter(pk=1).first()
+        locked = domain.DatasetVersion.objects.using(using).select_for_update().filter(pk=1).first()
         # A row another running transaction holds is its own to flush, once it has committed.
         pending = list(
             domain.PendingChange.objects.using(using)
@@ -236,6 +237,7 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
             expanded[key] = expanded.get(key, False) or p.expand
         queue = [(*key, expand) for key, expand in expanded.items()]
         seen: set[tuple[int, int]] = set()
+        states: list[published.State] = []
         appended = 0
         while queue:
             content_type_id, object_id, expand = queue.pop(0)
@@ -246,7 +248,9 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
             if model not in RESOURCE_MODELS:
                 continue  # nothing the feed serves: dropped with the other pending rows
             record = model._default_manager.using(using).filter(pk=object_id).first()
-            changed = record_change(model, content_type_id, object_id, record, using=using)
+            changed = record_change(
+                model, content_type_id, object_id, record, using=using, states=states
+            )
             appended += changed
             if record is not None and (expand or changed):
                 for other_model, pk in related_records(record):
@@ -255,13 +259,27 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
                         queue.append((ct, pk, False))
         domain.PendingChange.objects.using(using).filter(pk__in=[p.pk for p in pending]).delete()
         if appended:
-            domain.DatasetVersion.bump(using=using)
+            counter, stamp = domain.DatasetVersion.bump(using=using, current=locked)
+            # Fenced before the commit, published after it (cryptogroups.published).
+            published.fence(counter, states)
+            transaction.on_commit(
+                lambda: published.publish(counter, stamp, states), using=using, robust=True
+            )
         return appended
 
 
-def record_change(model, content_type_id: int, object_id: int, record, *, using: str) -> int:
+def record_change(
+    model,
+    content_type_id: int,
+    object_id: int,
+    record,
+    *,
+    using: str,
+    states: list[published.State] | None = None,
+) -> int:
     """Compare the record's public representation with what the feed last said; append the
-    entries that bring the feed up to date. Returns how many were appended."""
+    entries that bring the feed up to date. Returns how many were appended; adds the public
+    states it changed to ``states``."""
     state, _ = domain.FeedState.objects.using(using).get_or_create(
         content_type_id=content_type_id, object_id=object_id
     )
@@ -275,6 +293,8 @@ def record_change(model, content_type_id: int, object_id: int, record, *, using:
     if was_public and (document is None or state.slug != record.slug):
         gone = ChangeOperation.DELETED if record is None else ChangeOperation.RETRACTED
         entries.append(domain.Change(resource=state.resource, slug=state.slug, operation=gone))
+        if states is not None:
+            states.append((state.resource, state.slug, "", None))
     if document is not None:
         operation = (
             ChangeOperation.UPDATED
@@ -291,4 +311,6 @@ def record_change(model, content_type_id: int, object_id: int, record, *, using:
     state.digest = new_digest
     state.changed_at = next_stamp(state.changed_at)
     state.save(using=using)
+    if states is not None and document is not None:
+        states.append((state.resource, state.slug, state.digest, state.changed_at))
     return len(entries)

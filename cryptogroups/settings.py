@@ -11,6 +11,8 @@ Variables (see README.md, "Configuration"):
 - ``REDIS_URL``: the cache shared by app servers (default: each process's memory).
 - ``API_CACHE_SECONDS``: how long a public response stays cached (default 3600; 0: off).
 - ``API_COUNT_CACHE_SECONDS``: how long a list's count stays cached (default 3600; 0: off).
+- ``PUBLISH_VERSIONS``: ``1`` to publish versions in Redis on commit (needs ``REDIS_URL``), so
+  that a cached answer and a 304 make no database query; a write then needs Redis too.
 - ``TOKEN_TTL_DAYS``: lifetime of a curator's API token (default 90).
 - ``DATABASE_REPLICA_URL``: a streaming replica of the database; anonymous reads go there.
 - ``DATABASE_CONNECT_TIMEOUT`` and ``DATABASE_STATEMENT_TIMEOUT``: seconds (PostgreSQL).
@@ -201,6 +203,11 @@ else:
         }
     }
 API_CACHE_SECONDS = int(os.environ.get("API_CACHE_SECONDS", "3600"))
+#: The dataset's version and records' states published in Redis on commit
+#: (cryptogroups.published): a cached answer and a 304 then read no database.
+PUBLISH_VERSIONS = env_bool("PUBLISH_VERSIONS")
+if PUBLISH_VERSIONS and not REDIS_URL:
+    raise ImproperlyConfigured("PUBLISH_VERSIONS needs REDIS_URL: the versions live in Redis.")
 #: A list's count, kept under the version and the filters even when responses are not cached.
 API_COUNT_CACHE_SECONDS = int(os.environ.get("API_COUNT_CACHE_SECONDS", "3600"))
 #: Without Redis, the worker processes of one app server count rate limits in this SQLite

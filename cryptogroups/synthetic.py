@@ -32,7 +32,7 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from tqdm import tqdm
 
-from cryptogroups import choices, visibility
+from cryptogroups import choices, published, visibility
 from cryptogroups.codes import COUNTRY_CODES, LANGUAGE_CODES
 from cryptogroups.dataset import CITED_MODELS
 from cryptogroups.models import (
@@ -980,7 +980,11 @@ def generate(
         loader.finish(LOADED_MODELS)
         # COPY and bulk_create send no signals: the flags are checked against the rule here.
         visibility.refresh(full=True)
-        DatasetVersion.bump()
+        # The feed does not see these rows: what was published of any record stops counting.
+        current = DatasetVersion.objects.select_for_update().filter(pk=1).first()
+        counter, stamp = DatasetVersion.bump(current=current)
+        published.raise_floor(counter)
+        transaction.on_commit(lambda: published.publish(counter, stamp, []), robust=True)
     loader.analyze(LOADED_MODELS)
     counts = {model: generator.counts.get(model, 0) for model in LOADED_MODELS}
     return Summary(counts, deleted, time.monotonic() - started)

@@ -14,8 +14,9 @@ from rest_framework.exceptions import (
 )
 from rest_framework.response import Response
 
-from cryptogroups import feed
+from cryptogroups import feed, published
 from cryptogroups.choices import PublicationStatus
+from cryptogroups.resources import RESOURCES
 
 from .. import cache as api_cache
 from .. import fast
@@ -106,17 +107,12 @@ class ReadMixin:
             self.built_digest = feed.digest(built[0])
             unchanged = self.unchanged(request)
             return unchanged or Response(absolute_urls(built[0], request.build_absolute_uri))
-        state_columns = feed.public_state_columns(self.model)
+        # Published in Redis on commit (PUBLISH_VERSIONS): a public record's state, read with
+        # no database query; the cache or a 304 may then answer with none.
+        state = published.record_state(RESOURCES[self.model].path, kwargs["slug"])
         rows = None
-        if api_cache.enabled():
-            # One query before the body, which the cache may hold: the record is public, and
-            # the digest and time of its public state.
-            state = queryset.annotate(**state_columns).values_list(*state_columns).first()
-        else:
-            # Nothing to look up in a cache: the state comes with the record's row, one round
-            # trip for both. The embedded lists are read only if the body is built.
-            rows = list(plan.rows(queryset).annotate(**state_columns))
-            state = tuple(rows[0].pop(column) for column in state_columns) if rows else None
+        if not (state and state[0]):
+            state, rows = self.read_state(plan, queryset)
         if state is None:
             raise Http404
         if state[0]:
@@ -140,6 +136,29 @@ class ReadMixin:
             return absolute_urls(built[0], request.build_absolute_uri)
 
         return self.respond(request, "detail", build)
+
+    def read_state(self, plan, queryset) -> tuple[tuple | None, list | None]:
+        """The record's public state from the database, with its row when the response cache
+        is off (one round trip for both; the embedded lists are read only if the body is
+        built). The state is offered for publication with the counter read with it."""
+        columns = feed.public_state_columns(self.model)
+        if published.enabled():
+            columns["published_counter"] = published.counter_column()
+        rows = None
+        if api_cache.enabled():
+            # One query before the body, which the cache may hold.
+            found = queryset.annotate(**columns).values_list(*columns).first()
+        else:
+            rows = list(plan.rows(queryset).annotate(**columns))
+            found = tuple(rows[0].pop(column) for column in columns) if rows else None
+        if found is None:
+            return None, rows
+        if published.enabled() and found[0]:
+            digest, changed_at, counter = found
+            published.offer_record_state(
+                RESOURCES[self.model].path, self.kwargs["slug"], counter, digest, changed_at
+            )
+        return tuple(found[:2]), rows
 
     # Public JSON reads are cached under the dataset's version (api.cache). Only a response
     # that was built is stored, so a request found in the cache was valid for this version:

@@ -8,7 +8,7 @@ from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import viewsets
 
-from cryptogroups import models
+from cryptogroups import models, published
 from cryptogroups.codes import SLUG_PATTERN
 from cryptogroups.models.base import Record
 
@@ -86,7 +86,7 @@ class RecordViewSet(
         if self.action in ("list", "retrieve", "history"):
             self.statuses = self.requested_statuses()
         if self.action == "list" and self.statuses == {PUBLISHED}:
-            self.dataset_version = models.DatasetVersion.current()
+            self.dataset_version = published.current_version()
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

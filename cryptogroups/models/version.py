@@ -43,9 +43,13 @@ class DatasetVersion(models.Model):
         return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     @classmethod
-    def bump(cls, using: str = "default") -> None:
-        """Move the version forward (the caller holds the row's lock: see the feed's flush)."""
-        current = cls.objects.using(using).filter(pk=1).first()
+    def bump(
+        cls, using: str = "default", current: DatasetVersion | None = None
+    ) -> tuple[int, datetime]:
+        """Move the version forward; return its new counter and time. The caller holds the
+        row's lock (see the feed's flush) and may pass the row it read with it."""
+        if current is None:
+            current = cls.objects.using(using).filter(pk=1).first()
         stamp = next_stamp(current.changed_at if current else None)
         if (
             not cls.objects.using(using)
@@ -53,6 +57,8 @@ class DatasetVersion(models.Model):
             .update(counter=F("counter") + 1, changed_at=stamp)
         ):
             cls.objects.using(using).create(pk=1, counter=1, changed_at=stamp)
+            return 1, stamp
+        return current.counter + 1, stamp
 
 
 def next_stamp(previous: datetime | None) -> datetime:
