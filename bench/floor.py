@@ -9,6 +9,10 @@ a count for lists, dictionaries built by hand, ``orjson`` and the same escaping 
 U+2029 as the API's renderer. No DRF, no validation, no content negotiation, no conditional
 requests, no cache: what is left is the work any view that gives these bytes must do.
 
+The ceiling (``constant``) is a Django view that answers a body of a given size it holds in
+memory, with no query and no work: through the same middleware, what no view can beat.
+A cached answer and a 304 are compared with it.
+
 The floor is routed by ``bench.urls`` only (``bench.settings``), never in production.
 ``tests/test_bench.py`` checks that it gives the API's bytes.
 """
@@ -295,3 +299,22 @@ def group_detail(request, slug: str) -> HttpResponse:
     if not rows:
         raise Http404
     return json_response(represent(rows, base)[0])
+
+
+#: The ceiling's bodies, by size, made once per process.
+_constant_bodies: dict[int, bytes] = {}
+MAX_CONSTANT_BYTES = 10_000_000
+
+
+def constant(request) -> HttpResponse:
+    """The ceiling: ``?bytes=N`` spaces in a JSON array, the same bytes every time."""
+    try:
+        size = int(request.GET.get("bytes", "2"))
+    except ValueError:
+        raise Http404 from None
+    if not 2 <= size <= MAX_CONSTANT_BYTES:
+        raise Http404
+    body = _constant_bodies.get(size)
+    if body is None:
+        body = _constant_bodies[size] = b"[" + b" " * (size - 2) + b"]"
+    return HttpResponse(body, content_type="application/json")

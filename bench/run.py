@@ -54,7 +54,7 @@ class Endpoint:
     baseline: str
     #: "floor"; "floor page" when the floor gives the same page under other links (a page by
     #: cursor against the floor's page by number); "200" when the baseline is the full answer
-    #: to the same URL.
+    #: to the same URL; "ceiling" when it is the constant-body view, with a body as long.
     baseline_kind: str = "floor"
     api_headers: dict[str, str] = field(default_factory=dict)
     #: The status the API must answer.
@@ -398,6 +398,34 @@ def endpoints(targets: dict, etag: str | None = None) -> list[Endpoint]:
     return found
 
 
+def ceiling_endpoints(port: int, found: list[Endpoint], etag: str) -> list[Endpoint]:
+    """With the response cache on: the cached list and detail, and the 304, each against the
+    constant-body view answering as many bytes (none for the 304) on the same server."""
+    by_name = {endpoint.name: endpoint for endpoint in found}
+    ceiling = []
+    for name in ("list", "detail"):
+        size = len(get(port, by_name[name].api)[2])
+        ceiling.append(
+            Endpoint(
+                f"{name} hit",
+                by_name[name].api,
+                f"/floor/constant/?bytes={size}",
+                baseline_kind="ceiling",
+            )
+        )
+    ceiling.append(
+        Endpoint(
+            "304 hit",
+            by_name["list"].api,
+            "/floor/constant/?bytes=2",
+            baseline_kind="ceiling",
+            api_headers={"If-None-Match": etag},
+            api_status=304,
+        )
+    )
+    return ceiling
+
+
 # Checks and counts ---------------------------------------------------------------------------
 
 
@@ -449,6 +477,21 @@ def check_bytes(port: int, endpoint: Endpoint) -> int:
             f"  API   {endpoint.api}\n    ...{api_body[excerpt]!r}...\n"
             f"  floor {endpoint.baseline}\n    ...{floor_body[excerpt]!r}..."
         )
+    return len(api_body)
+
+
+def check_ceiling(port: int, endpoint: Endpoint) -> int:
+    """The API answers as the row says, and the ceiling as many bytes (none for a 304);
+    returns that length."""
+    api_status, _, api_body = get(port, endpoint.api, endpoint.api_headers)
+    status, _, body = get(port, endpoint.baseline)
+    if api_status != endpoint.api_status or status != 200:
+        raise BenchError(
+            f"{endpoint.name}: {endpoint.api} answered {api_status}, "
+            f"{endpoint.baseline} answered {status}"
+        )
+    if api_status == 200 and len(api_body) != len(body):
+        raise BenchError(f"{endpoint.name}: {len(api_body)} bytes, the ceiling {len(body)}")
     return len(api_body)
 
 
@@ -782,13 +825,20 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         server.start()
+        if settings.API_CACHE_SECONDS > 0:
+            ceiling = ceiling_endpoints(server.port, found, etag)
+            counted.update({endpoint.name: queries(client, endpoint) for endpoint in ceiling})
+            found += ceiling
         sizes = {}
         for endpoint in found:
             if endpoint.baseline_kind == "floor":
                 sizes[endpoint.name] = check_bytes(server.port, endpoint)
             elif endpoint.baseline_kind == "floor page":
                 sizes[endpoint.name] = check_same_page(server.port, endpoint)
-        status, _, _ = get(server.port, found[-1].api, found[-1].api_headers)
+            elif endpoint.baseline_kind == "ceiling":
+                sizes[endpoint.name] = check_ceiling(server.port, endpoint)
+        not_modified = next(endpoint for endpoint in found if endpoint.name == "304")
+        status, _, _ = get(server.port, not_modified.api, not_modified.api_headers)
         if status != 304:
             raise BenchError(f"If-None-Match with the list's ETag answered {status}, not 304")
         sizes["304"] = 0

@@ -1,4 +1,5 @@
-"""The project's routes plus the floor's under ``/floor/`` (bench.settings only)."""
+"""The project's routes plus the floor's and the ceiling's under ``/floor/`` (bench.settings
+only)."""
 
 from django.urls import path
 
@@ -10,6 +11,7 @@ from . import floor
 urlpatterns = [
     path("floor/groups/", floor.group_list, name="floor-group-list"),
     path("floor/groups/<slug:slug>/", floor.group_detail, name="floor-group-detail"),
+    path("floor/constant/", floor.constant, name="floor-constant"),
     *project_urlpatterns,
 ]
 
