@@ -37,6 +37,16 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server, for the tests that need the real one (started when first
+    asked for)."""
+    from tests.redisserver import RedisServer, require_redis
+
+    with RedisServer(require_redis()) as server:
+        yield server
+
+
 @pytest.fixture
 def api(db) -> APIClient:
     return APIClient()

@@ -21,18 +21,12 @@ from hypothesis.stateful import (
 )
 
 from cryptogroups import models, published
-from tests.redisserver import RedisServer, require_redis
+from tests.redisserver import RedisServer
 
 LIST = "/api/v1/groups/?platform=telegram"
 PLATFORM = "/api/v1/platforms/telegram/"
 EXCHANGE = "/api/v1/exchanges/okcoin/"
 READS = [LIST, PLATFORM, EXCHANGE]
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    with RedisServer(require_redis()) as server:
-        yield server
 
 
 def publishing_settings(url: str) -> dict:

@@ -69,6 +69,30 @@ def test_every_response_tells_the_client_its_budget(api):
 
 
 @pytest.mark.django_db
+def test_with_redis_a_window_is_counted_and_expires(api, redis_server):
+    redis_server.client().flushdb()
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_server.url,
+            "KEY_PREFIX": "cryptogroups",
+        }
+    }
+    with override_settings(CACHES=caches), rates(anon="3/minute"):
+        first = api.get("/api/v1/platforms/telegram/")
+        statuses = [api.get(GROUPS).status_code for _ in range(2)]
+        throttled = api.get(GROUPS)
+        (key,) = redis_server.client().keys("*throttle:anon:*")
+        expires_in = redis_server.client().ttl(key)
+    assert first.status_code == 200
+    assert first["RateLimit-Remaining"] == "2"
+    assert statuses == [200, 200]
+    assert_throttled(throttled, 3)
+    assert 1 <= expires_in <= 61
+    redis_server.client().flushdb()
+
+
+@pytest.mark.django_db
 def test_an_anonymous_client_past_its_budget_gets_a_429(api):
     with rates(anon="3/minute"):
         statuses = [api.get(GROUPS).status_code for _ in range(3)]
