@@ -187,7 +187,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's backend, one Redis client per pool (cryptogroups.redis_cache).
+            "BACKEND": "cryptogroups.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "cryptogroups",
             # A cache server that stops answering must not hold requests up.

@@ -36,7 +36,7 @@ def publishing_settings(url: str) -> dict:
         "API_CACHE_SECONDS": 3600,
         "CACHES": {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "cryptogroups.redis_cache.RedisCache",
                 "LOCATION": url,
                 "KEY_PREFIX": "cryptogroups",
                 "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
