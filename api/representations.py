@@ -37,6 +37,17 @@ def representation(record: models.Model) -> dict | None:
     return render(type(record), public_queryset(type(record)).filter(pk=record.pk))
 
 
+def represent_public(model: type[models.Model], pks: list[int]) -> list[tuple[int, str, dict]]:
+    """The public ones of these records as their detail endpoints serve them, with API URLs
+    relative to the host, in bulk: (primary key, slug, representation) of each."""
+    plan = viewset_of(model).plan()
+    queryset = public_queryset(model).filter(pk__in=pks).prefetch_related(None)
+    rows = list(queryset.values(*dict.fromkeys([*plan.columns, "pk", "slug"])))
+    keys = [(row["pk"], row["slug"]) for row in rows]
+    documents = plan.represent(rows, None)
+    return [(pk, slug, document) for (pk, slug), document in zip(keys, documents, strict=True)]
+
+
 def render(model: type[models.Model], queryset: models.QuerySet) -> dict | None:
     """The first record of the queryset as its detail endpoint serves it to a curator, with
     API URLs relative to the host; None when there is none."""

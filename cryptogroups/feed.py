@@ -47,12 +47,21 @@ from .resources import LINK_MODELS, RESOURCE_MODELS, RESOURCES
 #: How a record is represented to the public (the API registers it when it is ready): the
 #: record's detail, with API URLs relative to the host, or None when it is not public.
 _representer: Callable[[models.Model], dict | None] | None = None
+#: The same in bulk: (primary key, slug, representation) of each public record of a model among
+#: the primary keys given.
+_bulk_representer: Callable[[type[models.Model], list[int]], list[tuple[int, str, dict]]] | None = (
+    None
+)
 
 
-def represent_with(representer: Callable[[models.Model], dict | None]) -> None:
+def represent_with(
+    representer: Callable[[models.Model], dict | None],
+    bulk_representer: Callable[[type[models.Model], list[int]], list[tuple[int, str, dict]]],
+) -> None:
     """Set how records are represented (called once, by the app that serves them)."""
-    global _representer
+    global _representer, _bulk_representer
     _representer = representer
+    _bulk_representer = bulk_representer
 
 
 def public_representation(record: models.Model) -> dict | None:
@@ -209,6 +218,48 @@ def connect_signals() -> None:
                 sender=field.remote_field.through,
                 dispatch_uid=f"feed-m2m-{model.__name__}-{field.name}",
             )
+
+
+# --- The baseline of records written around the feed ------------------------------------------
+
+
+def set_baseline(
+    model: type[models.Model],
+    pks: list[int],
+    *,
+    stamp,
+    batch: int = 2000,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Record the public state of records written around the feed (the synthetic generator's
+    COPY sends no signal) as the feed's baseline: what the feed would hold had it published
+    them, with no entry appended. A later change to one of them, or to a record they embed,
+    is then compared with the baseline, as with any record: it appends what changed, and does
+    not re-render everything related as new. The records must have no state yet. Returns how
+    many states were recorded (the public records among ``pks``)."""
+    if _bulk_representer is None:
+        raise ImproperlyConfigured("No representation of records is registered.")
+    content_type = ContentType.objects.get_for_model(model)
+    resource = RESOURCES[model].path
+    recorded = 0
+    for start in range(0, len(pks), batch):
+        chunk = pks[start : start + batch]
+        states = [
+            domain.FeedState(
+                content_type=content_type,
+                object_id=pk,
+                resource=resource,
+                slug=slug,
+                digest=digest(document),
+                changed_at=stamp,
+            )
+            for pk, slug, document in _bulk_representer(model, chunk)
+        ]
+        domain.FeedState.objects.bulk_create(states, batch_size=batch)
+        recorded += len(states)
+        if progress is not None:
+            progress(len(chunk))
+    return recorded
 
 
 # --- Flushing pending records into the feed ----------------------------------------------------

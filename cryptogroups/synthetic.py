@@ -32,7 +32,7 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from tqdm import tqdm
 
-from cryptogroups import choices, published, visibility
+from cryptogroups import choices, feed, published, visibility
 from cryptogroups.codes import COUNTRY_CODES, LANGUAGE_CODES
 from cryptogroups.dataset import CITED_MODELS
 from cryptogroups.models import (
@@ -42,6 +42,7 @@ from cryptogroups.models import (
     DatasetVersion,
     Exchange,
     ExchangeResponse,
+    FeedState,
     Group,
     GroupExchange,
     Migration,
@@ -51,6 +52,7 @@ from cryptogroups.models import (
     RegulatoryAction,
     Source,
 )
+from cryptogroups.resources import RESOURCE_MODELS
 
 SLUG_PREFIX = "synthetic-"
 URL_PREFIX = "https://synthetic.invalid/"
@@ -925,6 +927,18 @@ def delete_synthetic() -> int:
                         [pattern],
                     )
                 )
+    # What the feed holds of them (its baseline, or later states), then the records.
+    resource_types = ContentType.objects.get_for_models(*RESOURCE_MODELS)
+    for model in SLUGGED_MODELS:
+        if model in resource_types:
+            statements.append(
+                (
+                    f"DELETE FROM {table(FeedState)} "
+                    f"WHERE {column(FeedState, 'content_type')} = %s "
+                    f"AND {column(FeedState, 'object_id')} IN ({synthetic_ids(model)})",
+                    [resource_types[model].pk, pattern],
+                )
+            )
     for model in SLUGGED_MODELS:
         statements.append(
             (f"DELETE FROM {table(model)} WHERE {column(model, 'slug')} LIKE %s", [pattern])
@@ -983,6 +997,7 @@ def generate(
         # The feed does not see these rows: what was published of any record stops counting.
         current = DatasetVersion.objects.select_for_update().filter(pk=1).first()
         counter, stamp = DatasetVersion.bump(current=current)
+        set_feed_baseline(stamp, progress)
         published.raise_floor(counter)
         transaction.on_commit(lambda: published.publish(counter, stamp, []), robust=True)
     loader.analyze(LOADED_MODELS)
@@ -990,11 +1005,30 @@ def generate(
     return Summary(counts, deleted, time.monotonic() - started)
 
 
-def progress_bar(model: type[models.Model], expected: int, stream: TextIO | None) -> tqdm:
+def set_feed_baseline(stamp: datetime.datetime, progress: TextIO | None) -> None:
+    """The public state of every synthetic record, recorded as the feed's baseline (see
+    ``feed.set_baseline``): the feed carries what changes after the load, and the first write
+    after it compares with what the load made instead of taking every related record for
+    new."""
+    for model in LOADED_MODELS:
+        if model not in RESOURCE_MODELS:
+            continue
+        pks = list(
+            model._default_manager.filter(slug__startswith=SLUG_PREFIX)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        with progress_bar(model, len(pks), progress, desc="feed baseline") as bar:
+            feed.set_baseline(model, pks, stamp=stamp, progress=bar.update)
+
+
+def progress_bar(
+    model: type[models.Model], expected: int, stream: TextIO | None, desc: str = ""
+) -> tqdm:
     """A bar counting the rows of one table, or a silent one when there is no stream."""
     return tqdm(
         total=expected,
-        desc=model._meta.db_table,
+        desc=f"{desc}: {model._meta.db_table}" if desc else model._meta.db_table,
         unit=" rows",
         unit_scale=expected >= 10_000,
         file=stream,

@@ -13,10 +13,12 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.db.models import Count, Max
 from rest_framework.test import APIClient
 
-from cryptogroups import models
+from cryptogroups import feed, models
+from cryptogroups.resources import RESOURCE_MODELS
 from cryptogroups.synthetic import Plan
 
 pytestmark = pytest.mark.django_db
@@ -297,6 +299,75 @@ def test_no_history_no_feed_one_version_bump():
     assert {model: model.history.count() for model in MARKED_FIELDS} == history
     assert models.Change.objects.count() == changes
     assert models.DatasetVersion.current().counter == version + 1
+
+
+def test_the_feed_baseline_is_what_the_feed_would_hold():
+    """Every public synthetic record has the state the feed would hold had it published it: a
+    flush that looks at them again appends nothing."""
+    generate()
+    looked_at = []
+    for model in MARKED_FIELDS:
+        if model not in RESOURCE_MODELS:
+            continue
+        content_type = ContentType.objects.get_for_model(model)
+        public = synthetic(model)
+        if hasattr(public, "public"):
+            public = public.public()
+        states = models.FeedState.objects.filter(
+            content_type=content_type, object_id__in=synthetic(model).values("pk")
+        )
+        assert states.count() == public.count()
+        assert not states.filter(digest="").exists()
+        # Every record of the small tables, a spread of the groups.
+        looked_at += [(model, pk) for pk in synthetic(model).values_list("pk", flat=True)[:150]]
+    with transaction.atomic():
+        feed.mark(looked_at, using="default", expand=False)
+        feed.cancel_scheduled_flush()
+    changes = models.Change.objects.count()
+    assert feed.flush() == 0
+    assert models.Change.objects.count() == changes
+    for model, pk in looked_at[:40]:
+        state = models.FeedState.objects.get(
+            content_type=ContentType.objects.get_for_model(model), object_id=pk
+        )
+        record = model.objects.get(pk=pk)
+        assert state.digest == feed.digest(feed.public_representation(record))
+        assert state.slug == record.slug
+
+
+def test_the_first_write_after_the_load_appends_what_it_changed(curator_api):
+    """A synthetic organisation's description changes: the feed gains that organisation's
+    entry, and the records that embed it are compared with the baseline, not published anew."""
+    generate()
+    organisation = synthetic(models.Organization).public().order_by("pk").first()
+    changes = models.Change.objects.count()
+    response = curator_api.patch(
+        f"/api/v1/organizations/{organisation.slug}/?reason=Edited",
+        {"description": "Edited after the load."},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    appended = list(models.Change.objects.order_by("pk")[changes:])
+    assert [(c.resource, c.slug, c.operation) for c in appended] == [
+        ("organizations", organisation.slug, "updated")
+    ]
+
+
+def test_replacing_the_set_replaces_its_baseline():
+    generate()
+    generate(replace=True)
+    group_type = ContentType.objects.get_for_model(models.Group)
+    assert (
+        models.FeedState.objects.filter(
+            content_type=group_type, object_id__in=synthetic(models.Group).values("pk")
+        ).count()
+        == synthetic(models.Group).public().count()
+    )
+    assert (
+        not models.FeedState.objects.filter(content_type=group_type, slug__startswith=PREFIX)
+        .exclude(object_id__in=synthetic(models.Group).values("pk"))
+        .exists()
+    )
 
 
 def test_the_api_serves_synthetic_groups():
