@@ -4,13 +4,15 @@ fails. The load itself runs outside the suite (docs/reliability.md)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench import load
+from bench import load, run, writes
 
 
 @pytest.mark.django_db
@@ -80,3 +82,55 @@ def test_the_wrk_script_spreads_requests_and_counts_every_status(tmp_path):
     assert mixed["status_5xx"] == statuses[500]
     assert mixed["non_2xx_3xx"] == statuses[404] + statuses[500]
     assert len(mixed["failures"]) == 2, mixed["failures"]
+
+
+class WriteStub(BaseHTTPRequestHandler):
+    """Records each PATCH; 200 for /api/v1/groups/..., 500 for the rest."""
+
+    protocol_version = "HTTP/1.1"
+    received: list = []
+
+    def do_PATCH(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, self.headers["Authorization"], json.loads(body)))
+        status = 200 if self.path.startswith("/api/v1/groups/") else 500
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_writer_patches_each_target_in_turn_and_times_each_answer():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WriteStub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    targets = writes.write_targets(
+        ["/api/v1/platforms/a/", "/api/v1/organizations/o/", "/api/v1/groups/g/"]
+    )
+    assert targets == ["/api/v1/organizations/o/", "/api/v1/groups/g/"]
+    writer = writes.Writer(server.server_address[1], "secret", targets, every=0.2)
+    try:
+        writer.start()
+        time.sleep(0.75)
+        writer.stopped.set()
+        writer.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [sample["status"] for sample in writer.samples] == [500, 200, 500, 200][
+        : len(writer.samples)
+    ]
+    assert len(writer.samples) >= 3
+    assert all(sample["ms"] >= 0 for sample in writer.samples)
+    path, authorization, body = WriteStub.received[0]
+    assert path == "/api/v1/organizations/o/?reason=Load+test"
+    assert authorization == "Token secret"
+    assert body["description"].startswith("Edited under load, write 0")
+
+
+def test_write_targets_need_an_organisation_and_a_group():
+    with pytest.raises(run.BenchError, match="No organisation or no group"):
+        writes.write_targets(["/api/v1/groups/g/"])
