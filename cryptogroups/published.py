@@ -13,8 +13,9 @@ What is published mirrors what the changes feed recorded (``DatasetVersion`` and
   reader treats a fence as a miss and asks the database.
 
 One script (``OFFER``) writes every value, atomically in Redis: it never replaces a higher
-counter, nor a committed value by anything of the same counter. Hence no stale answer after a
-commit:
+counter, nor a committed value by anything of the same counter (not even by a fence: a fence
+of a lower counter, delivered late, would let a reader's value of that counter in). Hence no
+stale answer after a commit:
 
 1. Before a change commits, every key it changes holds its fence or something newer. When Redis
    cannot take the fence, the flush raises ``PublicationUnavailable`` and the change does not
@@ -32,7 +33,9 @@ of a counter below the floor is a miss, and the script refuses to write one.
 
 A writer that dies between its fence and its publication leaves the fence: readers ask the
 database (one query) until a later commit or a reader publishes past it. Values expire after
-``PUBLISHED_SECONDS``, which bounds memory, not staleness.
+``PUBLISHED_SECONDS``, which bounds memory, not staleness. Counters only grow: a database
+restored to an earlier state must start with the published keys deleted
+(docs/deployment.md).
 """
 
 from __future__ import annotations

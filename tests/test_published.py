@@ -250,6 +250,11 @@ class Protocol(RuleBasedStateMachine):
         counter, states = self.late_publications.pop(index)
         published.publish(counter, models_stamp(counter), states)
 
+    @rule(slug=st.sampled_from(SLUGS), back=st.integers(0, 3))
+    def late_fence(self, slug: str, back: int) -> None:
+        """A fence delivered late (its write timed out and rolled back): at any counter."""
+        published.fence(max(0, self.counter + 1 - back), [(RESOURCE, slug, "", None)])
+
     @precondition(lambda self: self.writing is None)
     @rule(slug=st.sampled_from(SLUGS))
     def bypass(self, slug: str) -> None:
