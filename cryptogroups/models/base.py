@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -53,6 +53,11 @@ def slug_constraint() -> models.CheckConstraint:
 
 
 class RecordQuerySet(models.QuerySet):
+    #: Whether a relation to these records is checked one row at a time (EXISTS on the primary
+    #: key) instead of against the set of public keys: true for tables too large for that set
+    #: to fit in PostgreSQL's work_mem, where it would rescan the set for every row.
+    looked_up_by_key = False
+
     def published(self) -> RecordQuerySet:
         return self.filter(publication_status=PublicationStatus.PUBLISHED)
 
@@ -75,7 +80,10 @@ def public_relations(model: type[models.Model]) -> Q:
                 continue
             targets = field.related_model._default_manager.all()
             targets = targets.published() if field.related_model is model else targets.public()
-            visible = Q(**{f"{field.name}__in": targets.values("pk")})
+            if targets.looked_up_by_key:
+                visible = Q(Exists(targets.filter(pk=OuterRef(field.attname))))
+            else:
+                visible = Q(**{f"{field.name}__in": targets.values("pk")})
             if field.null:
                 visible |= Q(**{f"{field.name}__isnull": True})
             condition &= visible
