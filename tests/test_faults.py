@@ -977,3 +977,55 @@ def test_the_api_answers_without_its_cache_server(request, redis_binary, cluster
     )
     assert slowest < CACHE_OUTAGE_BOUND, latencies
     assert write_seconds < CACHE_OUTAGE_BOUND, write_seconds
+
+
+def test_published_versions_serve_nothing_a_write_replaced(redis_binary, cluster, dbname):
+    """PUBLISH_VERSIONS=1, gunicorn with several workers: cached answers read no database, yet
+    right after a write every worker serves the new state; while Redis is hung (SIGSTOP) a
+    write is refused with a 503 and nothing is saved, and once Redis answers again nothing
+    of the refused write shows."""
+    server = cluster.server
+    with (
+        RedisServer(redis_binary) as cache_server,
+        AppServer(
+            workers=3,
+            DATABASE_URL=server.url(dbname),
+            REDIS_URL=cache_server.url,
+            API_CACHE_SECONDS="3600",
+            PUBLISH_VERSIONS="1",
+        ) as app,
+        app.client(timeout=REQUEST_TIMEOUT) as client,
+        curator_client(app, cluster.token) as curator,
+    ):
+        paths = [RECORD, "/api/v1/organizations/", "/api/v1/groups/?platform=telegram"]
+        for _ in range(10):
+            for path in paths:
+                assert client.get(path).status_code == 200, path
+        published = list(cache_server.client().scan_iter(match="cryptogroups:published:*"))
+        assert len(published) >= 2, published
+
+        write = curator.patch(RECORD, params={"reason": "published"}, json={"description": "One."})
+        assert write.status_code == 200, write.text[:300]
+        for _ in range(12):  # every worker, several times
+            assert client.get(RECORD).json()["description"] == "One."
+        listed = client.get("/api/v1/organizations/", params={"page_size": 100}).json()
+        assert {o["description"] for o in listed["results"] if o["url"].endswith(RECORD)} == {
+            "One."
+        }
+
+        cache_server.signal(signal.SIGSTOP)
+        try:
+            refused = curator.patch(RECORD, params={"reason": "hung"}, json={"description": "Two."})
+            assert refused.status_code == 503, refused.text[:300]
+            assert refused.headers["Retry-After"]
+            during = client.get(RECORD)
+            assert during.status_code == 200
+            assert during.json()["description"] == "One."
+        finally:
+            cache_server.signal(signal.SIGCONT)
+        for _ in range(12):
+            assert client.get(RECORD).json()["description"] == "One."
+        again = curator.patch(RECORD, params={"reason": "again"}, json={"description": "Three."})
+        assert again.status_code == 200, again.text[:300]
+        for _ in range(12):
+            assert client.get(RECORD).json()["description"] == "Three."
