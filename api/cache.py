@@ -11,6 +11,11 @@ filters, for ``API_COUNT_CACHE_SECONDS`` (it stays exact: a change to public dat
 version). It is kept even when responses are not (``API_CACHE_SECONDS=0``): counting a
 million rows costs far more than building a page.
 
+A response is built once at a time: after a change, when many requests ask for the same URL,
+one builds its answer and the others wait for it (``build_once``), up to
+``BUILD_WAIT_SECONDS``, then build it themselves. They wait for the very entry they would have
+built (the same key, so the same version): nothing older is served.
+
 The cache is Django's: Redis when ``REDIS_URL`` is set (shared by all app servers), memory of
 the process otherwise. When the cache server fails, requests are answered from the database,
 as if the entry were missing; the failure is logged, and the request does not wait long
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -75,3 +81,47 @@ def get_or_set(cache_key: str, build: Callable[[], Any], seconds: int | None = N
         value = build()
         set(cache_key, value, seconds)
     return value
+
+
+#: How long a request waits for another that builds the same answer before it builds it too.
+BUILD_WAIT_SECONDS = 5.0
+#: How long a claim to build holds if its request dies without releasing it.
+BUILD_CLAIM_SECONDS = 30
+
+
+def build_once(cache_key: str, build: Callable[[], tuple[Any, bool]]) -> Any:
+    """The answer stored under ``cache_key``, built by one request at a time. ``build()``
+    returns the answer and whether it may be stored under the key. A request that finds
+    another building waits for the entry (polling, up to BUILD_WAIT_SECONDS) and returns it;
+    if the other stops without storing one, or the wait runs out, it builds the answer too.
+    When the cache does not answer, every request builds."""
+    claim = f"{cache_key}:building"
+    try:
+        claimed = cache.add(claim, 1, BUILD_CLAIM_SECONDS)
+    except Exception:
+        logger.warning("Cache unavailable; the response is built.", exc_info=True)
+        claimed = None  # nothing to wait for, nothing to release
+    if claimed is False:
+        deadline = time.monotonic() + BUILD_WAIT_SECONDS
+        delay = 0.005
+        while time.monotonic() < deadline:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            if (found := get(cache_key)) is not None:
+                return found
+            try:
+                if not cache.has_key(claim):
+                    break  # the builder stopped without storing the answer
+            except Exception:
+                break
+    try:
+        value, storable = build()
+        if storable:
+            set(cache_key, value)
+        return value
+    finally:
+        if claimed:
+            try:
+                cache.delete(claim)
+            except Exception:
+                logger.warning("Cache unavailable; a claim to build is left to expire.")

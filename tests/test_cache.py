@@ -135,3 +135,71 @@ def test_redis_holds_responses_for_every_app_server(api, django_assert_num_queri
         again = api.get(LIST)
     assert again.content == first.content
     cache.clear()
+
+
+def test_one_request_builds_an_answer_while_the_others_wait_for_it():
+    """Three requests for the same missing entry: one builds it; the others get its answer
+    without building."""
+    import threading
+    import time
+
+    from api import cache as api_cache
+
+    builds = []
+    started = threading.Event()
+
+    def build():
+        builds.append(threading.current_thread().name)
+        started.set()
+        time.sleep(0.3)
+        return b"the answer", True
+
+    answers = {}
+
+    def ask(name):
+        answers[name] = api_cache.build_once("api:test:coalesced", build)
+
+    first = threading.Thread(target=ask, args=("first",), name="first")
+    first.start()
+    started.wait(5)
+    others = [threading.Thread(target=ask, args=(n,), name=n) for n in ("second", "third")]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert builds == ["first"]
+    assert answers == dict.fromkeys(("first", "second", "third"), b"the answer")
+
+
+def test_a_waiting_request_builds_when_the_builder_stores_nothing():
+    import threading
+
+    from api import cache as api_cache
+
+    calls = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def unstorable():
+        calls.append("builder")
+        started.set()
+        release.wait(5)
+        return b"built for one request", False
+
+    def own():
+        calls.append("waiter")
+        return b"built again", True
+
+    builder = threading.Thread(target=api_cache.build_once, args=("api:test:unstored", unstorable))
+    builder.start()
+    started.wait(5)
+    waiter_answer = {}
+    waiter = threading.Thread(
+        target=lambda: waiter_answer.update(v=api_cache.build_once("api:test:unstored", own))
+    )
+    waiter.start()
+    release.set()
+    builder.join(10)
+    waiter.join(10)
+    assert calls == ["builder", "waiter"]
+    assert waiter_answer["v"] == b"built again"

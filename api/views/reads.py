@@ -195,17 +195,30 @@ class ReadMixin:
         return HttpResponse(body, content_type=request.accepted_renderer.media_type)
 
     def respond(self, request, kind: str, build) -> HttpResponseBase:
-        """Build the response of a read, and store it in the cache if it is cacheable."""
-        data = build()
-        if self.built_digest is not None and (unchanged := self.unchanged(request)):
-            return unchanged
+        """Build the response of a read, and store it in the cache if it is cacheable: one
+        request builds it while the others asking for it wait (api.cache.build_once)."""
         cache_key = self.cache_key(request, kind)
         if cache_key is None:
-            return Response(data)
+            data = build()
+            return self.unchanged_after(request) or Response(data)
         renderer = request.accepted_renderer
-        body = renderer.render(data, request.accepted_media_type, self.get_renderer_context())
-        api_cache.set(cache_key, body)
-        return HttpResponse(body, content_type=renderer.media_type)
+        unchanged = None
+
+        def render() -> tuple[bytes | None, bool]:
+            nonlocal unchanged
+            data = build()
+            if unchanged := self.unchanged_after(request):
+                return None, False
+            body = renderer.render(data, request.accepted_media_type, self.get_renderer_context())
+            # The body's own digest differs from the feed's (see retrieve): not stored.
+            return body, self.cache_key(request, kind) == cache_key
+
+        body = api_cache.build_once(cache_key, render)
+        return unchanged or HttpResponse(body, content_type=renderer.media_type)
+
+    def unchanged_after(self, request) -> HttpResponseBase | None:
+        """A 304 once the body is built, when its validators come from the body itself."""
+        return self.unchanged(request) if self.built_digest is not None else None
 
     def count_parts(self, request) -> list[str]:
         """What a list's count depends on: the path and the filters, not the page, its size or
