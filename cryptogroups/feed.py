@@ -17,6 +17,9 @@ How it stays exact:
 - Changes are appended only under that lock, so their ids increase in commit order, and every
   transaction still running will append ids above those already committed. A page of the feed
   is therefore complete up to its last entry.
+- With ``PUBLISH_VERSIONS``, a flush that appends fences the dataset's version and the record
+  states it changed in Redis before its transaction commits, and publishes them after
+  (``cryptogroups.published``): readers that trust Redis never see a state older than a commit.
 - The write API flushes inside its own transaction. Every other writer (the admin, the loader,
   a shell) has the flush run right after it commits; should that fail, the next flush picks
   the pending records up.

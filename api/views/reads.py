@@ -162,7 +162,8 @@ class ReadMixin:
 
     # Public JSON reads are cached under the dataset's version (api.cache). Only a response
     # that was built is stored, so a request found in the cache was valid for this version:
-    # its parameters and its record need no second check, and the answer costs one query.
+    # its parameters and its record need no second check, and the answer costs one query
+    # (the version, or the record's state), none with published versions.
 
     def cache_key(self, request, kind: str) -> str | None:
         """The response's key in the cache; None when it is not cached: curators' views,
@@ -210,7 +211,8 @@ class ReadMixin:
             if unchanged := self.unchanged_after(request):
                 return None, False
             body = renderer.render(data, request.accepted_media_type, self.get_renderer_context())
-            # The body's own digest differs from the feed's (see retrieve): not stored.
+            # Stored only under the key it was built for: a body whose digest is not the
+            # feed's (see retrieve) has no key.
             return body, self.cache_key(request, kind) == cache_key
 
         body = api_cache.build_once(cache_key, render)
