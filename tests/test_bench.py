@@ -133,6 +133,37 @@ def test_the_floor_is_not_routed_in_production(client):
     assert client.get(f"/floor/groups/{public_groups()[0].slug}/").status_code == 404
 
 
+def test_the_ceiling_answers_as_many_bytes_as_asked_the_same_each_time(bench):
+    first = bench.get("/floor/constant/?bytes=1000")
+    assert first.status_code == 200
+    assert first["Content-Type"] == "application/json"
+    assert len(first.content) == 1000
+    assert first.content == bench.get("/floor/constant/?bytes=1000").content
+    for bad in ("?bytes=1", "?bytes=x", f"?bytes={floor.MAX_CONSTANT_BYTES + 1}"):
+        assert bench.get(f"/floor/constant/{bad}").status_code == 404, bad
+
+
+def test_the_ceiling_rows_put_cached_reads_against_as_many_bytes(bench, monkeypatch):
+    sizes = {"/api/v1/groups/?page_size=100": 5000, "/api/v1/groups/g/": 1200}
+    monkeypatch.setattr(run, "get", lambda port, path, headers=None: (200, {}, b"x" * sizes[path]))
+    found = run.endpoints(
+        {
+            "platform": "p",
+            "group": "g",
+            "deep_page": 2,
+            "word": "w",
+            "deep_cursor": "c",
+        },
+        etag='"1-abc"',
+    )
+    ceiling = {e.name: e for e in run.ceiling_endpoints(0, found, '"1-abc"')}
+    assert ceiling["list hit"].baseline == "/floor/constant/?bytes=5000"
+    assert ceiling["detail hit"].baseline == "/floor/constant/?bytes=1200"
+    assert ceiling["304 hit"].api_headers == {"If-None-Match": '"1-abc"'}
+    assert ceiling["304 hit"].api_status == 304
+    assert {e.baseline_kind for e in ceiling.values()} == {"ceiling"}
+
+
 def test_the_floor_answers_404_past_the_last_page_and_for_an_unknown_group(bench):
     assert bench.get("/floor/groups/?page=999").status_code == 404
     assert bench.get("/floor/groups/no-such-group/").status_code == 404
