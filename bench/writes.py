@@ -115,9 +115,9 @@ def percentile(values: list[float], fraction: float) -> float | None:
 def summarise(figures: list[dict]) -> dict:
     """Medians over the rounds of one kind of run."""
     return {
-        "rps": statistics.median(f["rps"] for f in figures),
-        "p50_ms": statistics.median(f["latency_ms"]["p50"] for f in figures),
-        "p99_ms": statistics.median(f["latency_ms"]["p99"] for f in figures),
+        "rps": round(statistics.median(f["rps"] for f in figures), 1),
+        "p50_ms": round(statistics.median(f["latency_ms"]["p50"] for f in figures), 2),
+        "p99_ms": round(statistics.median(f["latency_ms"]["p99"] for f in figures), 2),
         "max_ms": max(f["latency_ms"]["max"] for f in figures),
         "requests": sum(f["requests"] for f in figures),
     }
