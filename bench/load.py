@@ -309,19 +309,18 @@ def report_lines(figures: dict, context: dict) -> list[str]:
     ]
 
 
-def arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.load", description=__doc__.split("\n")[0]
+def add_load_arguments(parser: argparse.ArgumentParser, *, connections: int, details: int) -> None:
+    """The options of a load over the API's URLs (this script's and bench.writes')."""
+    parser.add_argument(
+        "--connections", type=int, default=connections, help=f"wrk connections ({connections})"
     )
-    parser.add_argument("--duration", type=int, default=60, help="seconds of load (60)")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--timeout", type=int, default=10, help="wrk's request timeout, s (10)")
     parser.add_argument(
         "--details-per-resource",
         type=int,
-        default=200,
-        help="record details requested per resource, at most (200)",
+        default=details,
+        help=f"record details requested per resource, at most ({details})",
     )
     parser.add_argument(
         "--urls", type=Path, default=URLS, help="file of further paths (bench/load_urls.txt)"
@@ -332,16 +331,27 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="start a redis-server of the run's own and use it as the cache (as production "
         "does with REDIS_URL)",
     )
-    args = parser.parse_args(argv)
+
+
+def check_load_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.duration < 1 or args.threads < 1 or args.connections < args.threads:
         parser.error("--duration and --threads from 1, --connections from --threads")
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--duration", type=int, default=60, help="seconds of load (60)")
+    add_load_arguments(parser, connections=64, details=200)
+    args = parser.parse_args(argv)
+    check_load_arguments(parser, args)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk).", file=sys.stderr)
+    if not run.wrk_installed():
         return 2
     started = datetime.datetime.now(datetime.UTC)
     load_before = [round(x, 2) for x in os.getloadavg()]

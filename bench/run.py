@@ -527,6 +527,14 @@ def queries(client, endpoint: Endpoint) -> dict[str, int]:
 # Load -------------------------------------------------------------------------------------------
 
 
+def wrk_installed() -> bool:
+    """Whether wrk is on the PATH; says how to install it when it is not."""
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk).", file=sys.stderr)
+        return False
+    return True
+
+
 def wrk(
     server: Server, path: str, headers: dict, duration: int, connections: int
 ) -> tuple[dict, int]:
@@ -774,8 +782,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk).", file=sys.stderr)
+    if not wrk_installed():
         return 2
     configure()
     import django

@@ -22,7 +22,6 @@ import datetime
 import http.client
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -130,28 +129,17 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=60, help="seconds per run (60)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, one run of each kind (2)")
     parser.add_argument("--every", type=float, default=10, help="seconds between writes (10)")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument("--timeout", type=int, default=10, help="wrk's request timeout, s (10)")
-    parser.add_argument(
-        "--details-per-resource", type=int, default=50, help="details per resource (50)"
-    )
-    parser.add_argument(
-        "--urls", type=Path, default=load.URLS, help="file of further paths (bench/load_urls.txt)"
-    )
-    parser.add_argument(
-        "--private-redis", action="store_true", help="a redis-server of the run's own as cache"
-    )
+    load.add_load_arguments(parser, connections=16, details=50)
     args = parser.parse_args(argv)
-    if args.duration < 1 or args.rounds < 1 or args.every <= 0:
-        parser.error("--duration and --rounds from 1, --every above 0")
+    load.check_load_arguments(parser, args)
+    if args.rounds < 1 or args.every <= 0:
+        parser.error("--rounds from 1, --every above 0")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk).", file=sys.stderr)
+    if not run.wrk_installed():
         return 2
     started = datetime.datetime.now(datetime.UTC)
     redis_server = load.PrivateRedis() if args.private_redis else None
