@@ -7,8 +7,11 @@ PORT ?= 8000
 
 .PHONY: run setup data audit-data test lint check secrets audit schema schema-release sdk sdk-python sdk-typescript tools lint-schema sdk-clients fuzz clean bench bench-smoke load
 
-## run: install, migrate, load the curated dataset and serve it at http://$(HOST):$(PORT)/
+## run: install, migrate, load the curated dataset and serve it at http://$(HOST):$(PORT)/, with
+## the changes feed's worker beside it (manage.py feed_worker)
 run: data
+	DEBUG=1 $(BIN)/python manage.py feed_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## setup: create the virtual environment and install the pinned dependencies

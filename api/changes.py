@@ -89,6 +89,12 @@ class ChangesPageSerializer(serializers.Serializer):
         "it, and pass it as `after` to read what comes next."
     )
     next = serializers.URLField(
-        allow_null=True, help_text="URL of the next page; null when you have caught up."
+        allow_null=True, help_text="URL of the next page; null when you have read every entry."
+    )
+    catching_up = serializers.BooleanField(
+        help_text="True while the feed is still appending the entries that a committed change "
+        "brings to the records embedding the changed one (the groups of a renamed platform: "
+        "they follow within minutes, in batches). With `next` null and `catching_up` false "
+        "you hold the public dataset as it is now."
     )
     results = ChangeSerializer(many=True, help_text="The entries, oldest first.")

@@ -84,6 +84,7 @@ IMPORT_EMPTY_MODELS: tuple[type[models.Model], ...] = (
     domain.Change,
     domain.FeedState,
     domain.PendingChange,
+    domain.PendingFanout,
 )
 
 _CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
@@ -232,14 +233,15 @@ def feed_snapshot() -> Iterator[int]:
 
     Writers append to the feed under the dataset version's lock, so a consistent read of the
     database sees a prefix of the feed. Writers other than the write API append after they
-    commit; until then their records wait in ``PendingChange``. A read that sees pending
-    records is given up: the feed is flushed and the read starts again. On PostgreSQL the read
+    commit; until then their records wait in ``PendingChange``, and the records a change
+    reaches along large relations wait for the feed worker (``PendingFanout``). A read that
+    sees either is given up: the feed catches up and the read starts again. On PostgreSQL the read
     is one REPEATABLE READ, READ ONLY transaction (one snapshot for every query, and no lock
     that would hold writers up); SQLite's transactions already read one state of the file.
     Called inside a transaction (as in tests), it reads within that transaction.
     """
     for _attempt in range(SNAPSHOT_ATTEMPTS):
-        feed.flush()
+        feed.catch_up()
         outermost = not connection.in_atomic_block
         if outermost:
             connection.ensure_connection()
@@ -247,7 +249,7 @@ def feed_snapshot() -> Iterator[int]:
             if outermost and connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            if not domain.PendingChange.objects.exists():
+            if not (domain.PendingChange.objects.exists() or domain.PendingFanout.objects.exists()):
                 position = domain.Change.objects.aggregate(last=Max("pk"))["last"]
                 yield position or 0
                 return
@@ -633,5 +635,5 @@ def import_snapshot(directory: Path | str) -> dict[str, int]:
                     updated_at=timestamp(record, "updated_at", where),
                 )
             counts[name] = len(ordered)
-        feed.flush()
+        feed.catch_up()
     return counts

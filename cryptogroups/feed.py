@@ -13,7 +13,16 @@ How it stays exact:
   serves it (or none, when the record is not public), and compares it with what the feed last
   said (``FeedState``). A difference appends a ``Change``. Representations embed related
   records, so a record whose representation changed, or that was written directly, has its
-  related records looked at too, until nothing more changes.
+  related records looked at too, until nothing more changes. Records are looked at level by
+  level, in bulk: one query per model and relation, whatever the number of records.
+- A write looks at no more than ``FEED_INLINE_RELATED`` records along one relation of a
+  record. A larger relation (the 190,000 groups of a renamed platform) is noted instead
+  (``PendingFanout``), in the write's transaction, and ``fan_out()`` (the feed worker,
+  ``manage.py feed_worker``) looks at it in batches of ``FEED_FANOUT_BATCH`` records in the
+  order of their keys, each batch in a transaction of its own that takes the same lock and
+  appends as a flush does. Until every noted relation is done the feed is catching up: its
+  pages say so. A relation noted again is taken again from its start, as the rows already
+  looked at were looked at before the new change.
 - Changes are appended only under that lock, so their ids increase in commit order, and every
   transaction still running will append ids above those already committed. A page of the feed
   is therefore complete up to its last entry.
@@ -33,6 +42,8 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
@@ -285,86 +296,256 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
         if not pending:
             return 0
         # Each record once, in the order it was first noted, expanded if any note says so.
-        expanded: dict[tuple[int, int], bool] = {}
+        noted: dict[tuple[int, int], bool] = {}
         for p in pending:
             key = (p.content_type_id, p.object_id)
-            expanded[key] = expanded.get(key, False) or p.expand
-        queue = [(*key, expand) for key, expand in expanded.items()]
-        seen: set[tuple[int, int]] = set()
-        states: list[published.State] = []
-        appended = 0
-        while queue:
-            content_type_id, object_id, expand = queue.pop(0)
-            if (content_type_id, object_id) in seen:
-                continue
-            seen.add((content_type_id, object_id))
-            model = ContentType.objects.get_for_id(content_type_id).model_class()
-            if model not in RESOURCE_MODELS:
-                continue  # nothing the feed serves: dropped with the other pending rows
-            record = model._default_manager.using(using).filter(pk=object_id).first()
-            changed = record_change(
-                model, content_type_id, object_id, record, using=using, states=states
-            )
-            appended += changed
-            if record is not None and (expand or changed):
-                for other_model, pk in related_records(record):
-                    ct = ContentType.objects.db_manager(using).get_for_model(other_model).pk
-                    if (ct, pk) not in seen:
-                        queue.append((ct, pk, False))
+            noted[key] = noted.get(key, False) or p.expand
+        appended, states = spread(noted, using=using)
         domain.PendingChange.objects.using(using).filter(pk__in=[p.pk for p in pending]).delete()
         if appended:
-            counter, stamp = domain.DatasetVersion.bump(using=using, current=locked)
-            # Fenced before the commit, published after it (cryptogroups.published).
-            published.fence(counter, states)
-            transaction.on_commit(
-                lambda: published.publish(counter, stamp, states), using=using, robust=True
-            )
+            publish_on_commit(locked, states, using=using)
         return appended
 
 
-def record_change(
+def fan_out(using: str = DEFAULT_DB_ALIAS, batch: int | None = None) -> int | None:
+    """Look at the next batch of records a noted relation reaches (``PendingFanout``), in a
+    transaction of its own, and append what changed, as a flush does. Returns how many records
+    of the relation it looked at; None when no relation is noted."""
+    batch = batch or settings.FEED_FANOUT_BATCH
+    with transaction.atomic(using=using):
+        locked = domain.DatasetVersion.objects.using(using).select_for_update().filter(pk=1).first()
+        job = (
+            domain.PendingFanout.objects.using(using)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .first()
+        )
+        if job is None:
+            return None
+        model = ContentType.objects.db_manager(using).get_for_id(job.content_type_id).model_class()
+        record = model._default_manager.using(using).filter(pk=job.object_id).first()
+        rows = []
+        if record is not None:
+            related = getattr(record, job.relation).all()
+            rows = list(related.filter(pk__gt=job.after).order_by("pk")[:batch])
+        if len(rows) < batch:
+            job.delete()
+        else:
+            job.after = rows[-1].pk
+            job.save(update_fields=["after"])
+        noted: dict[tuple[int, int], bool] = {}
+        for row in rows:
+            for other_model, pk in resources_of(row):
+                ct = ContentType.objects.db_manager(using).get_for_model(other_model).pk
+                noted.setdefault((ct, pk), False)
+        appended, states = spread(noted, using=using)
+        if appended or job.pk is None:
+            # A finished relation moves the version even when nothing changed: the feed's
+            # pages then say it has caught up, under a validator of their own.
+            publish_on_commit(locked, states, using=using)
+        return len(rows)
+
+
+def catching_up(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether some committed change has still to reach records that embed the changed one:
+    their entries follow, appended by the feed worker."""
+    return domain.PendingFanout.objects.using(using).exists()
+
+
+def catch_up(using: str = DEFAULT_DB_ALIAS, batch: int | None = None) -> int:
+    """Flush, then look at every noted relation, batch after batch, until the feed reflects
+    every committed change. Returns how many related records were looked at."""
+    flush(using=using)
+    looked = 0
+    while (done := fan_out(using=using, batch=batch)) is not None:
+        looked += done
+    return looked
+
+
+def publish_on_commit(locked, states: list[published.State], *, using: str) -> None:
+    """Move the dataset's version; fence it and the record states in Redis before the commit,
+    and publish them after it (cryptogroups.published)."""
+    counter, stamp = domain.DatasetVersion.bump(using=using, current=locked)
+    published.fence(counter, states)
+    transaction.on_commit(
+        lambda: published.publish(counter, stamp, states), using=using, robust=True
+    )
+
+
+def spread(noted: dict[tuple[int, int], bool], *, using: str) -> tuple[int, list[published.State]]:
+    """Look at the noted records ((content type, primary key): expand) and, level by level,
+    at the records related to each one that was expanded or changed, each once; append what
+    changed. A relation of a record that reaches more than ``FEED_INLINE_RELATED`` rows is
+    noted for the feed worker instead (``PendingFanout``). Returns the number of entries
+    appended and the public states changed."""
+    limit = settings.FEED_INLINE_RELATED
+    seen: set[tuple[int, int]] = set()
+    states: list[published.State] = []
+    appended = 0
+    level = noted
+    while level:
+        following: dict[tuple[int, int], bool] = {}
+        by_type: dict[int, list[tuple[int, bool]]] = {}
+        for (content_type_id, object_id), expand in level.items():
+            by_type.setdefault(content_type_id, []).append((object_id, expand))
+        seen.update(level)
+        for content_type_id, items in by_type.items():
+            model = ContentType.objects.db_manager(using).get_for_id(content_type_id).model_class()
+            if model not in RESOURCE_MODELS:
+                continue  # nothing the feed serves: dropped with the other pending rows
+            for start in range(0, len(items), settings.FEED_FANOUT_BATCH):
+                chunk = items[start : start + settings.FEED_FANOUT_BATCH]
+                changed, count = look_at(
+                    model, content_type_id, [pk for pk, _ in chunk], using=using, states=states
+                )
+                appended += count
+                around = [pk for pk, expand in chunk if expand or pk in changed]
+                for other_model, pk in neighbours(model, around, using=using, limit=limit):
+                    key = (ContentType.objects.db_manager(using).get_for_model(other_model).pk, pk)
+                    if key not in seen:
+                        following.setdefault(key, False)
+        level = following
+    return appended, states
+
+
+#: Up to this many records, ``neighbours`` reads each relation of each record on its own.
+FEW = 8
+
+
+def neighbours(
+    model: type[models.Model], pks: list[int], *, using: str, limit: int | None = None
+) -> Iterator[Key]:
+    """The records one relation away from each of these records, as ``related_records``
+    finds them, in bulk (one query per relation). With ``limit``, a relation that reaches more
+    than ``limit`` rows from one record is not followed here: it is noted for the feed worker
+    (``PendingFanout``). A record's own citations are always followed (a handful each)."""
+    if not pks:
+        return
+    many: list[tuple[str, bool]] = []
+    lookups: list[str | models.Prefetch] = []
+    for field in model._meta.get_fields():
+        if not field.is_relation or field.related_model in (None, ContentType):
+            continue
+        if field.one_to_many or field.many_to_many:
+            accessor = field.get_accessor_name() if field.auto_created else field.name
+            bounded = limit is not None and not isinstance(field, GenericRelation)
+            many.append((accessor, bounded))
+            related = None
+            if bounded:
+                # One query for the whole batch, at most limit + 1 rows for each record.
+                related = field.related_model._base_manager.order_by("pk")[: limit + 1]
+            lookups.append(models.Prefetch(accessor, queryset=related, to_attr=f"_feed_{accessor}"))
+    records = list(model._default_manager.using(using).filter(pk__in=pks).order_by("pk"))
+    few = limit is not None and len(records) <= FEW
+    if not few:
+        models.prefetch_related_objects(records, *lookups)
+    deferred = []
+    for record in records:
+        for field in model._meta.concrete_fields:
+            if field.many_to_one and field.related_model in RESOURCE_MODELS:
+                target = getattr(record, field.attname)
+                if target is not None:
+                    yield field.related_model, target
+        for accessor, bounded in many:
+            if few:
+                # A few records (a write's own): whether a relation is large is asked of
+                # its index, without reading the relation.
+                related = getattr(record, accessor).all()
+                large = bounded and bool(related.values_list("pk")[limit : limit + 1])
+                rows = [] if large else list(related)
+            else:
+                rows = getattr(record, f"_feed_{accessor}")
+                large = bounded and len(rows) > limit
+            if large:
+                deferred.append(
+                    domain.PendingFanout(
+                        content_type_id=ContentType.objects.db_manager(using)
+                        .get_for_model(model)
+                        .pk,
+                        object_id=record.pk,
+                        relation=accessor,
+                    )
+                )
+                continue
+            for row in rows:
+                yield from resources_of(row)
+    if deferred:
+        # A relation already noted is looked at again from its start: the rows behind the
+        # worker's position were looked at before this change.
+        domain.PendingFanout.objects.using(using).bulk_create(
+            deferred,
+            update_conflicts=True,
+            unique_fields=["content_type", "object_id", "relation"],
+            update_fields=["after"],
+        )
+
+
+def look_at(
     model,
     content_type_id: int,
-    object_id: int,
-    record,
+    pks: list[int],
     *,
     using: str,
     states: list[published.State] | None = None,
-) -> int:
-    """Compare the record's public representation with what the feed last said; append the
-    entries that bring the feed up to date. Returns how many were appended; adds the public
-    states it changed to ``states``."""
-    state, _ = domain.FeedState.objects.using(using).get_or_create(
-        content_type_id=content_type_id, object_id=object_id
-    )
-    document = public_representation(record) if record is not None else None
+) -> tuple[set[int], int]:
+    """Compare each record's public representation with what the feed last said of it;
+    append the entries that bring the feed up to date, in the order of ``pks``. Returns the
+    records whose public representation changed and how many entries were appended; adds
+    the public states it changed to ``states``."""
+    if _bulk_representer is None:
+        raise ImproperlyConfigured("No representation of records is registered.")
+    slugs = dict(model._default_manager.using(using).filter(pk__in=pks).values_list("pk", "slug"))
+    documents = {pk: document for pk, _slug, document in _bulk_representer(model, list(slugs))}
+    known = {
+        state.object_id: state
+        for state in domain.FeedState.objects.using(using).filter(
+            content_type_id=content_type_id, object_id__in=pks
+        )
+    }
     resource = RESOURCES[model].path
-    new_digest = digest(document) if document is not None else ""
-    if new_digest == state.digest:
-        return 0
-    entries = []
-    was_public = bool(state.digest)
-    if was_public and (document is None or state.slug != record.slug):
-        gone = ChangeOperation.DELETED if record is None else ChangeOperation.RETRACTED
-        entries.append(domain.Change(resource=state.resource, slug=state.slug, operation=gone))
-        if states is not None:
-            states.append((state.resource, state.slug, "", None))
-    if document is not None:
-        operation = (
-            ChangeOperation.UPDATED
-            if was_public and state.slug == record.slug
-            else ChangeOperation.CREATED
+    entries: list[domain.Change] = []
+    updated: list[domain.FeedState] = []
+    changed: set[int] = set()
+    for pk in pks:
+        state = known.get(pk) or domain.FeedState(
+            content_type_id=content_type_id, object_id=pk, digest=""
         )
-        entries.append(
-            domain.Change(resource=resource, slug=record.slug, operation=operation, data=document)
-        )
-    for entry in entries:
-        entry.save(using=using)
-    state.resource = resource if document is not None else ""
-    state.slug = record.slug if document is not None else ""
-    state.digest = new_digest
-    state.changed_at = next_stamp(state.changed_at)
-    state.save(using=using)
-    if states is not None and document is not None:
-        states.append((state.resource, state.slug, state.digest, state.changed_at))
-    return len(entries)
+        document = documents.get(pk)
+        new_digest = digest(document) if document is not None else ""
+        if new_digest == state.digest:
+            continue
+        slug = slugs.get(pk)
+        was_public = bool(state.digest)
+        if was_public and (document is None or state.slug != slug):
+            gone = ChangeOperation.DELETED if slug is None else ChangeOperation.RETRACTED
+            entries.append(domain.Change(resource=state.resource, slug=state.slug, operation=gone))
+            if states is not None:
+                states.append((state.resource, state.slug, "", None))
+        if document is not None:
+            operation = (
+                ChangeOperation.UPDATED
+                if was_public and state.slug == slug
+                else ChangeOperation.CREATED
+            )
+            entries.append(
+                domain.Change(resource=resource, slug=slug, operation=operation, data=document)
+            )
+        state.resource = resource if document is not None else ""
+        state.slug = slug if document is not None else ""
+        state.digest = new_digest
+        state.changed_at = next_stamp(state.changed_at)
+        updated.append(state)
+        changed.add(pk)
+        if states is not None and document is not None:
+            states.append((state.resource, state.slug, state.digest, state.changed_at))
+    # In the order given: ids follow the order of the rows of one insert.
+    domain.Change.objects.using(using).bulk_create(entries, batch_size=500)
+    # Replaced rather than updated: one delete and one insert, where an update of many rows
+    # with different values would be a CASE over every row.
+    domain.FeedState.objects.using(using).filter(
+        pk__in=[state.pk for state in updated if state.pk is not None]
+    ).delete()
+    for state in updated:
+        state.pk = None
+    domain.FeedState.objects.using(using).bulk_create(updated, batch_size=1000)
+    return changed, len(entries)

@@ -215,6 +215,12 @@ API_COUNT_CACHE_SECONDS = int(os.environ.get("API_COUNT_CACHE_SECONDS", "3600"))
 #: file (api.throttling), which gunicorn.conf.py makes for each instance; empty: each process
 #: counts in its own cache, which is exact only for a single process (runserver, the tests).
 RATE_LIMIT_FILE = "" if REDIS_URL else os.environ.get("RATE_LIMIT_FILE", "")
+#: The changes feed (cryptogroups.feed): a write looks at the records one relation of a changed
+#: record reaches up to this many; a larger relation (the groups of a renamed platform) is left
+#: to the feed worker (manage.py feed_worker), which looks at it in batches of
+#: FEED_FANOUT_BATCH records, each in a transaction of its own.
+FEED_INLINE_RELATED = int(os.environ.get("FEED_INLINE_RELATED", "1000"))
+FEED_FANOUT_BATCH = int(os.environ.get("FEED_FANOUT_BATCH", "250"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -259,7 +259,12 @@ def test_pages_say_up_to_which_cursor_they_are_complete(api):
 
     entries, through = read_feed(api)
     caught_up = api.get("/api/v1/changes/", {"after": through}).json()
-    assert caught_up == {"complete_through": through, "next": None, "results": []}
+    assert caught_up == {
+        "complete_through": through,
+        "next": None,
+        "catching_up": False,
+        "results": [],
+    }
     assert through == entries[-1]["cursor"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
+from django.db.models import Exists, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import (
@@ -40,7 +41,30 @@ class ChangesView(RequestChecksMixin, ConditionalMixin, APIView):
         # Cursors travel between app servers: the feed is read where every cursor was made.
         read_from_primary()
         super().initial(request, *args, **kwargs)
-        self.dataset_version = models.DatasetVersion.current()
+        # One statement, so one snapshot: the version, the last entry and whether the feed is
+        # catching up. A page holds entries up to that last one only: every entry at or below it
+        # had committed when the feed said whether it was catching up.
+        state = (
+            models.DatasetVersion.objects.filter(pk=1)
+            .annotate(
+                latest=Subquery(models.Change.objects.order_by("-pk").values("pk")[:1]),
+                fanning_out=Exists(models.PendingFanout.objects.all()),
+            )
+            .first()
+        )
+        self.dataset_version = state or models.DatasetVersion(pk=1)
+        self.latest = (state.latest or 0) if state else 0
+        self.catching_up = bool(state and state.fanning_out)
+
+    def etag(self, request, path=None, media_type=None) -> str:
+        tag = super().etag(request, path, media_type)
+        return f'{tag[:-1]}-catching-up"' if self.catching_up else tag
+
+    def current_validators(self, request):
+        etag, stamp = super().current_validators(request)
+        # The version moves when the feed has caught up, but a page that said it was catching
+        # up is only ever compared by its tag.
+        return etag, None if self.catching_up else stamp
 
     @extend_schema(
         operation_id="changes_list",
@@ -62,8 +86,10 @@ class ChangesView(RequestChecksMixin, ConditionalMixin, APIView):
         responses=changes.ChangesPageSerializer,
         description="Every create, update, retraction and deletion of public data, in commit "
         "order. Replay it from the start into an empty store and you hold the public dataset; "
-        "keep `complete_through` and ask again with `after` to stay in sync. Tombstones are "
-        "kept for good.",
+        "keep `complete_through` and ask again with `after` to stay in sync. A change that "
+        "reaches many records (a platform embedded in thousands of groups) appends its own "
+        "entry at once and those of the records embedding it in batches after it: "
+        "`catching_up` is true until they are all in. Tombstones are kept for good.",
     )
     def get(self, request) -> Response:
         after = (
@@ -72,14 +98,17 @@ class ChangesView(RequestChecksMixin, ConditionalMixin, APIView):
             else 0
         )
         size = feed_page_size(request)
-        latest = models.Change.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        if after > latest:
+        if after > self.latest:
             raise ValidationError(
                 {"after": ["This cursor is ahead of the feed: it was not given by this server."]}
             )
         if unchanged := self.unchanged(request):
             return unchanged
-        rows = list(models.Change.objects.filter(pk__gt=after).order_by("pk")[: size + 1])
+        rows = list(
+            models.Change.objects.filter(pk__gt=after, pk__lte=self.latest).order_by("pk")[
+                : size + 1
+            ]
+        )
         more = len(rows) > size
         rows = rows[:size]
         through = changes.encode_cursor(rows[-1].pk if rows else after)
@@ -92,6 +121,7 @@ class ChangesView(RequestChecksMixin, ConditionalMixin, APIView):
             {
                 "complete_through": through,
                 "next": next_url,
+                "catching_up": self.catching_up,
                 "results": changes.ChangeSerializer(
                     rows, many=True, context={"request": request}
                 ).data,

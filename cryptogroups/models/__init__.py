@@ -2,7 +2,7 @@
 
 from .actions import ActionIssuer, ActionTarget, RegulatoryAction
 from .base import RecordQuerySet
-from .changes import Change, FeedState, PendingChange, Takedown
+from .changes import Change, FeedState, PendingChange, PendingFanout, Takedown
 from .exchanges import Exchange, ExchangeResponse
 from .groups import Group, GroupExchange, Migration
 from .organizations import Organization
@@ -24,6 +24,7 @@ __all__ = [
     "Migration",
     "Organization",
     "PendingChange",
+    "PendingFanout",
     "Platform",
     "PlatformAvailability",
     "RecordQuerySet",

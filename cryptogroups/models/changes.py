@@ -108,6 +108,39 @@ class PendingChange(models.Model):
         return f"{self.content_type_id}:{self.object_id}"
 
 
+class PendingFanout(models.Model):
+    """Records one relation of a record reaches, which the feed has still to look at because
+    the record's representation changed and theirs may embed it (the groups of a renamed
+    platform). A write looks at a record's related records itself up to
+    ``FEED_INLINE_RELATED`` of them along one relation; a larger relation is written here, in
+    the write's transaction, and the feed worker (``manage.py feed_worker``) looks at it in
+    batches, in the order of the related rows' primary keys, from just after ``after``."""
+
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, help_text="Kind of the record."
+    )
+    object_id = models.PositiveBigIntegerField(help_text="Primary key of the record.")
+    relation = models.CharField(
+        max_length=100, help_text="The relation of the record to follow (its accessor's name)."
+    )
+    after = models.BigIntegerField(
+        default=0, help_text="Primary key of the last related row looked at (0: none yet)."
+    )
+    noted_at = models.DateTimeField(default=timezone.now, help_text="When it was noted (UTC).")
+
+    class Meta:
+        constraints = [
+            # Noted again, a relation is looked at again from its start.
+            models.UniqueConstraint(
+                fields=["content_type", "object_id", "relation"],
+                name="%(app_label)s_%(class)s_unique_relation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id}.{self.relation} after {self.after}"
+
+
 class Takedown(models.Model):
     """A record removed for good from the public dataset, from its feed entries and its
     history, because it must not be published (a person's details, a legal request). Keeps
