@@ -18,6 +18,10 @@ class ApiConfig(AppConfig):
 
         # The feed records what the resources' detail endpoints serve.
         representations.use_viewsets(viewset for _prefix, viewset, _name in router.registry)
-        feed.represent_with(representations.representation, representations.represent_public)
+        feed.represent_with(
+            representations.representation,
+            representations.represent_public,
+            representations.tables_read,
+        )
         # Tagged so that the app server's start can run it alone (cryptogroups.wsgi).
         checks.register(check_rates, "rates")

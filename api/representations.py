@@ -5,8 +5,10 @@ of reads and writes. Each is what the record's detail endpoint serves, built fro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+from django.apps import apps
 from django.db import models
 
 from cryptogroups import models as domain
@@ -46,6 +48,30 @@ def represent_public(model: type[models.Model], pks: list[int]) -> list[tuple[in
     keys = [(row["pk"], row["slug"]) for row in rows]
     documents = plan.represent(rows, None)
     return [(pk, slug, document) for (pk, slug), document in zip(keys, documents, strict=True)]
+
+
+#: A double-quoted identifier in SQL (the compilers of both databases quote table names so).
+_QUOTED = re.compile(r'"([A-Za-z0-9_]+)"')
+
+
+def tables_read(model: type[models.Model]) -> frozenset[str]:
+    """The tables the queries that build the model's public representations read: its rows
+    with the rule of what is public, and each embedded list's rows with theirs. A record's
+    representation can change only when a row of one of these tables does."""
+    plan = viewset_of(model).plan()
+    queries = [public_queryset(model).prefetch_related(None).values(*plan.columns)]
+    plans = [plan]
+    while plans:
+        for many in plans.pop().many.values():
+            queries.append(many.queryset.filter(**{f"{many.parent_lookup}__in": [0]}))
+            plans.append(many.plan)
+    tables = {table._meta.db_table for table in apps.get_models(include_auto_created=True)}
+    return frozenset(
+        name
+        for queryset in queries
+        for name in _QUOTED.findall(queryset.query.sql_with_params()[0])
+        if name in tables
+    )
 
 
 def render(model: type[models.Model], queryset: models.QuerySet) -> dict | None:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
@@ -68,14 +69,37 @@ _bulk_representer: Callable[[type[models.Model], list[int]], list[tuple[int, str
 )
 
 
+#: The tables the representations of a model's records read.
+_tables_read: Callable[[type[models.Model]], frozenset[str]] | None = None
+
+
 def represent_with(
     representer: Callable[[models.Model], dict | None],
     bulk_representer: Callable[[type[models.Model], list[int]], list[tuple[int, str, dict]]],
+    tables_read: Callable[[type[models.Model]], frozenset[str]],
 ) -> None:
     """Set how records are represented (called once, by the app that serves them)."""
-    global _representer, _bulk_representer
+    global _representer, _bulk_representer, _tables_read
     _representer = representer
     _bulk_representer = bulk_representer
+    _tables_read = tables_read
+    _readers.clear()
+
+
+_readers: dict[type[models.Model], frozenset[type[models.Model]]] = {}
+
+
+def readers_of(model: type[models.Model]) -> frozenset[type[models.Model]]:
+    """The models whose representations read the model's table: the only ones a change of
+    the model's records, made through rows of other tables, can reach through them."""
+    if model not in _readers:
+        if _tables_read is None:
+            raise ImproperlyConfigured("No representation of records is registered.")
+        table = model._meta.db_table
+        _readers[model] = frozenset(
+            other for other in RESOURCE_MODELS if table in _tables_read(other)
+        )
+    return _readers[model]
 
 
 def public_representation(record: models.Model) -> dict | None:
@@ -399,8 +423,16 @@ def spread(noted: dict[tuple[int, int], bool], *, using: str) -> tuple[int, list
                     model, content_type_id, [pk for pk, _ in chunk], using=using, states=states
                 )
                 appended += count
-                around = [pk for pk, expand in chunk if expand or pk in changed]
-                for other_model, pk in neighbours(model, around, using=using, limit=limit):
+                # Everything next to a record written directly (the write may have changed
+                # rows they read); next to a record that changed through the rows of others,
+                # the records whose representations read its table.
+                written = [pk for pk, expand in chunk if expand]
+                reached = [pk for pk, expand in chunk if not expand and pk in changed]
+                around = chain(
+                    neighbours(model, written, using=using, limit=limit),
+                    neighbours(model, reached, using=using, limit=limit, only=readers_of(model)),
+                )
+                for other_model, pk in around:
                     key = (ContentType.objects.db_manager(using).get_for_model(other_model).pk, pk)
                     if key not in seen:
                         following.setdefault(key, False)
@@ -408,17 +440,37 @@ def spread(noted: dict[tuple[int, int], bool], *, using: str) -> tuple[int, list
     return appended, states
 
 
+def reached_through(related_model: type[models.Model], model: type[models.Model]) -> set:
+    """The models of the records a relation of ``model`` to ``related_model`` rows leads to
+    (see ``resources_of``)."""
+    if related_model in RESOURCE_MODELS:
+        return {related_model}
+    if related_model is domain.Citation:
+        return {model, domain.Source}
+    return {
+        field.related_model
+        for field in related_model._meta.concrete_fields
+        if field.many_to_one and field.related_model in RESOURCE_MODELS
+    }
+
+
 #: Up to this many records, ``neighbours`` reads each relation of each record on its own.
 FEW = 8
 
 
 def neighbours(
-    model: type[models.Model], pks: list[int], *, using: str, limit: int | None = None
+    model: type[models.Model],
+    pks: list[int],
+    *,
+    using: str,
+    limit: int | None = None,
+    only: frozenset[type[models.Model]] | None = None,
 ) -> Iterator[Key]:
     """The records one relation away from each of these records, as ``related_records``
     finds them, in bulk (one query per relation). With ``limit``, a relation that reaches more
     than ``limit`` rows from one record is not followed here: it is noted for the feed worker
-    (``PendingFanout``). A record's own citations are always followed (a handful each)."""
+    (``PendingFanout``). A record's own citations are always followed (a handful each). With
+    ``only``, the records of those models alone, and no relation that leads to none."""
     if not pks:
         return
     many: list[tuple[str, bool]] = []
@@ -427,6 +479,8 @@ def neighbours(
         if not field.is_relation or field.related_model in (None, ContentType):
             continue
         if field.one_to_many or field.many_to_many:
+            if only is not None and not (reached_through(field.related_model, model) & only):
+                continue
             accessor = field.get_accessor_name() if field.auto_created else field.name
             bounded = limit is not None and not isinstance(field, GenericRelation)
             many.append((accessor, bounded))
@@ -444,7 +498,7 @@ def neighbours(
         for field in model._meta.concrete_fields:
             if field.many_to_one and field.related_model in RESOURCE_MODELS:
                 target = getattr(record, field.attname)
-                if target is not None:
+                if target is not None and (only is None or field.related_model in only):
                     yield field.related_model, target
         for accessor, bounded in many:
             if few:
@@ -468,7 +522,9 @@ def neighbours(
                 )
                 continue
             for row in rows:
-                yield from resources_of(row)
+                for key in resources_of(row):
+                    if only is None or key[0] in only:
+                        yield key
     if deferred:
         # A relation already noted is looked at again from its start: the rows behind the
         # worker's position were looked at before this change.

@@ -157,6 +157,16 @@ def test_the_worker_flushes_records_a_writer_left_pending(api):
     assert ("platforms", platform.slug) in {(e["resource"], e["slug"]) for e in entries}
 
 
+def test_a_change_through_other_rows_is_looked_for_in_the_records_that_read_them():
+    """Next to a group that changed through its platform, the feed looks at the migrations
+    (their representations read the groups' table), not at its exchanges or sources."""
+    assert models.Migration in feed.readers_of(models.Group)
+    assert models.Exchange not in feed.readers_of(models.Group)
+    assert models.Source not in feed.readers_of(models.Group)
+    assert representations.tables_read(models.Source) == {models.Source._meta.db_table}
+    assert models.Group._meta.db_table in representations.tables_read(models.Migration)
+
+
 # --- Any writes, any batches --------------------------------------------------------------------
 
 
