@@ -363,9 +363,7 @@ def fan_out(using: str = DEFAULT_DB_ALIAS, batch: int | None = None) -> int | No
                 ct = ContentType.objects.db_manager(using).get_for_model(other_model).pk
                 noted.setdefault((ct, pk), False)
         appended, states = spread(noted, using=using)
-        if appended or job.pk is None:
-            # A finished relation moves the version even when nothing changed: the feed's
-            # pages then say it has caught up, under a validator of their own.
+        if appended:
             publish_on_commit(locked, states, using=using)
         return len(rows)
 
