@@ -272,4 +272,18 @@ def make_application():
     return handler
 
 
+def prepare() -> None:
+    """Compile the resources' representations once, in the process that loads the app:
+    gunicorn loads it before forking its workers (``preload_app``), so that none of them pays
+    for it on a first request."""
+    from django.db import connections
+
+    from api import representations
+
+    representations.prepare()
+    # Compiling may have asked the database its version: no connection crosses a fork.
+    connections.close_all()
+
+
 application = make_application()
+prepare()
