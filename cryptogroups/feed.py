@@ -592,14 +592,37 @@ def look_at(
         changed.add(pk)
         if states is not None and document is not None:
             states.append((state.resource, state.slug, state.digest, state.changed_at))
-    # In the order given: ids follow the order of the rows of one insert.
-    domain.Change.objects.using(using).bulk_create(entries, batch_size=500)
+    # In the order given: ids follow the order of the rows.
+    insert(domain.Change, entries, using=using)
     # Replaced rather than updated: one delete and one insert, where an update of many rows
     # with different values would be a CASE over every row.
     domain.FeedState.objects.using(using).filter(
         pk__in=[state.pk for state in updated if state.pk is not None]
     ).delete()
-    for state in updated:
-        state.pk = None
-    domain.FeedState.objects.using(using).bulk_create(updated, batch_size=1000)
+    insert(domain.FeedState, updated, using=using)
     return changed, len(entries)
+
+
+def insert(model: type[models.Model], rows: list[models.Model], *, using: str) -> None:
+    """Insert the rows, in their order, with ids from the table's sequence (any id they hold
+    is dropped); no signal is sent. On PostgreSQL through ``COPY``: an insert of many rows
+    through the driver's client-side binding would quote every value of its arrays in Python,
+    which cost a third of a batch of the feed's worker."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    for row in rows:
+        row.pk = None
+    connection = connections[using]
+    if connection.vendor != "postgresql" or len(rows) < 2:
+        model._default_manager.using(using).bulk_create(rows, batch_size=500)
+        return
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(field.column) for field in fields)
+    sql = f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    field.get_db_prep_save(getattr(row, field.attname), connection)
+                    for field in fields
+                ]
+            )
