@@ -25,16 +25,6 @@ def viewset_of(model: type[models.Model]) -> type:
     return _viewsets[model]
 
 
-def prepare() -> None:
-    """Compile every resource's representation and what the changes feed needs of it, once
-    (an app server does it before its workers fork, so that no first request pays for it)."""
-    from cryptogroups import feed
-
-    for model, viewset in _viewsets.items():
-        viewset.plan()
-        feed.readers_of(model)
-
-
 def public_queryset(model: type[models.Model]) -> models.QuerySet:
     """The queryset the public API serves the model's records from."""
     queryset = viewset_of(model).queryset.all()

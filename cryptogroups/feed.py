@@ -92,14 +92,22 @@ _readers: dict[type[models.Model], frozenset[type[models.Model]]] = {}
 def readers_of(model: type[models.Model]) -> frozenset[type[models.Model]]:
     """The models whose representations read the model's table: the only ones a change of
     the model's records, made through rows of other tables, can reach through them."""
-    if model not in _readers:
+    if not _readers:
         if _tables_read is None:
             raise ImproperlyConfigured("No representation of records is registered.")
-        table = model._meta.db_table
-        _readers[model] = frozenset(
-            other for other in RESOURCE_MODELS if table in _tables_read(other)
-        )
+        # Once for every model: each representation's queries are compiled once.
+        tables = {other: _tables_read(other) for other in RESOURCE_MODELS}
+        for each in RESOURCE_MODELS:
+            _readers[each] = frozenset(
+                other for other in RESOURCE_MODELS if each._meta.db_table in tables[other]
+            )
     return _readers[model]
+
+
+def prepare() -> None:
+    """Compile what the feed needs of every representation, once (an app server does it
+    before its workers fork, so that no first write pays for it)."""
+    readers_of(RESOURCE_MODELS[0])
 
 
 def public_representation(record: models.Model) -> dict | None:

@@ -278,9 +278,9 @@ def prepare() -> None:
     for it on a first request."""
     from django.db import connections
 
-    from api import representations
+    from cryptogroups import feed
 
-    representations.prepare()
+    feed.prepare()
     # Compiling may have asked the database its version: no connection crosses a fork.
     connections.close_all()
 
