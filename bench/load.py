@@ -44,7 +44,6 @@ from bench import run
 from bench.run import HOST, free_port, get, git_state
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 SCRIPT = ROOT / "bench" / "load.lua"
 URLS = ROOT / "bench" / "load_urls.txt"
 
@@ -461,9 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print()
     print("\n".join(report_lines(figures, context)))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"load-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = run.save_report("load-", started, report)
     print(f"\nWritten to {path.relative_to(ROOT)}")
     if figures["failures"]:
         print("FAILED: " + "; ".join(figures["failures"]), file=sys.stderr)

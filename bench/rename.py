@@ -33,7 +33,6 @@ from bench.run import HOST, free_port, git_state
 from bench.writes import Writer, curator_token, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 SUFFIX = " (renamed)"
 
 
@@ -195,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {**vars(args), "feed_fanout_batch": settings.FEED_FANOUT_BATCH},
         "results": result,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"rename-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = run.save_report("rename-", started, report)
     print(f"\nWritten to {path.relative_to(ROOT)}")
     if failures:
         print("FAILED: " + "; ".join(failures[:10]), file=sys.stderr)

@@ -35,6 +35,16 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+
+
+def save_report(prefix: str, started, report: dict) -> Path:
+    """Write a run's report to ``bench/results/<prefix><UTC start>.json``; return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{prefix}{started:%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
 HOST = "127.0.0.1"
 WRK_THREADS = 2
 WRK_TIMEOUT = "10s"
@@ -877,9 +887,7 @@ def main(argv: list[str] | None = None) -> int:
     report["finished"] = datetime.datetime.now(datetime.UTC).isoformat()
     print()
     print(table(found, results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = save_report("", started, report)
     print(f"\nWritten to {path.relative_to(ROOT)} (cache: {settings.CACHES['default']['BACKEND']})")
     return 0
 

@@ -35,7 +35,6 @@ from bench import load, run
 from bench.run import HOST, free_port, git_state
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 CURATOR = "bench-writer"
 
 
@@ -245,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "results": result,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"writes-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = run.save_report("writes-", started, report)
     print(f"\nWritten to {path.relative_to(ROOT)}")
     if failures:
         print("FAILED: " + "; ".join(failures[:10]), file=sys.stderr)

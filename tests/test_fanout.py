@@ -41,16 +41,20 @@ def platform_with_groups(count: int) -> tuple[models.Platform, list[models.Group
     return platform, groups
 
 
+def rename(client, platform: models.Platform) -> None:
+    response = client.patch(
+        f"/api/v1/platforms/{platform.slug}/{REASON}", {"name": "Renamed"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+
 def test_a_rename_reaching_many_groups_answers_with_its_own_entry_and_the_worker_appends_theirs(
     api, curator_api, small_inline_limit
 ):
     platform, groups = platform_with_groups(5)
     _, start = read_feed(api)
 
-    response = curator_api.patch(
-        f"/api/v1/platforms/{platform.slug}/{REASON}", {"name": "Renamed"}, format="json"
-    )
-    assert response.status_code == 200, response.content
+    rename(curator_api, platform)
 
     page = api.get("/api/v1/changes/", {"after": start}).json()
     assert [(e["resource"], e["slug"]) for e in page["results"]] == [("platforms", platform.slug)]
@@ -84,10 +88,7 @@ def test_within_the_limit_the_write_appends_every_entry_itself(api, curator_api,
     platform, groups = platform_with_groups(5)
     _, start = read_feed(api)
 
-    response = curator_api.patch(
-        f"/api/v1/platforms/{platform.slug}/{REASON}", {"name": "Renamed"}, format="json"
-    )
-    assert response.status_code == 200, response.content
+    rename(curator_api, platform)
 
     page = api.get("/api/v1/changes/", {"after": start}).json()
     assert len(page["results"]) == 1 + len(groups)
@@ -99,9 +100,7 @@ def test_the_worker_takes_a_relation_in_batches_each_committed_on_its_own(
     api, curator_api, small_inline_limit
 ):
     platform, groups = platform_with_groups(5)
-    curator_api.patch(
-        f"/api/v1/platforms/{platform.slug}/{REASON}", {"name": "Renamed"}, format="json"
-    )
+    rename(curator_api, platform)
     last = models.Change.objects.order_by("-pk").first().pk
 
     assert feed.fan_out(batch=2) == 2
@@ -121,9 +120,7 @@ def test_a_record_gone_before_the_worker_reaches_its_relation_is_dropped(
     api, curator_api, small_inline_limit
 ):
     platform, _ = platform_with_groups(3)
-    curator_api.patch(
-        f"/api/v1/platforms/{platform.slug}/{REASON}", {"name": "Renamed"}, format="json"
-    )
+    rename(curator_api, platform)
     models.PendingFanout.objects.update(object_id=0)  # a record that is no more
 
     assert feed.fan_out() == 0
@@ -132,9 +129,7 @@ def test_a_record_gone_before_the_worker_reaches_its_relation_is_dropped(
 
 def test_an_export_waits_for_the_feed_to_catch_up(api, curator_api, small_inline_limit, tmp_path):
     platform, _ = platform_with_groups(3)
-    curator_api.patch(
-        f"/api/v1/platforms/{platform.slug}/{REASON}", {"name": "Renamed"}, format="json"
-    )
+    rename(curator_api, platform)
     assert feed.catching_up()
 
     call_command("export_dataset", str(tmp_path / "snapshot"), verbosity=0)
