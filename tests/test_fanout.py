@@ -261,18 +261,21 @@ class RenamesAndWorker(RuleBasedStateMachine):
             transaction.savepoint_rollback(savepoint)
 
 
+MACHINE_SETTINGS = settings(
+    max_examples=15,
+    stateful_step_count=10,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 def test_any_writes_and_batches_leave_a_feed_that_replays_into_the_dataset(
     curator_api, small_inline_limit
 ):
     run_state_machine_as_test(
         lambda: RenamesAndWorker(curator_api),
-        settings=settings(
-            max_examples=15,
-            stateful_step_count=10,
-            deadline=None,
-            phases=[Phase.explicit, Phase.reuse, Phase.generate],
-            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        ),
+        settings=MACHINE_SETTINGS,
     )
 
 
@@ -293,11 +296,6 @@ def test_the_state_machine_catches_a_worker_that_skips_a_batch(
     with pytest.raises(AssertionError):
         run_state_machine_as_test(
             lambda: RenamesAndWorker(curator_api),
-            settings=settings(
-                max_examples=15,
-                stateful_step_count=10,
-                deadline=None,
-                phases=[Phase.generate],
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-            ),
+            # Nothing from the database of examples: only what a mutant makes.
+            settings=settings(MACHINE_SETTINGS, phases=[Phase.generate]),
         )
