@@ -62,8 +62,9 @@ class ChangesView(RequestChecksMixin, ConditionalMixin, APIView):
 
     def current_validators(self, request):
         etag, stamp = super().current_validators(request)
-        # The version moves when the feed has caught up, but a page that said it was catching
-        # up is only ever compared by its tag.
+        # The feed can stop catching up with no move of the version (the last batch appended
+        # nothing): a page that says it is catching up is compared by its tag alone, which
+        # says so.
         return etag, None if self.catching_up else stamp
 
     @extend_schema(
