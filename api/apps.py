@@ -19,7 +19,6 @@ class ApiConfig(AppConfig):
         # The feed records what the resources' detail endpoints serve.
         representations.use_viewsets(viewset for _prefix, viewset, _name in router.registry)
         feed.represent_with(
-            representations.representation,
             representations.represent_public,
             representations.tables_read,
         )

@@ -1,7 +1,8 @@
 """Records as the API represents them, outside a request: for the changes feed
-(``cryptogroups.feed`` asks for them through ``representation``), snapshots, and the validators
-of reads and writes. Each is what the record's detail endpoint serves, built from rows
-(api.fast) by the resource's own viewset, with API URLs relative to the host."""
+(``cryptogroups.feed`` asks for them through ``represent_public`` and ``tables_read``),
+snapshots, and the validators of reads and writes. Each is what the record's detail endpoint
+serves, built from rows (api.fast) by the resource's own viewset, with API URLs relative to
+the host."""
 
 from __future__ import annotations
 

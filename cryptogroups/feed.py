@@ -59,11 +59,9 @@ from .resources import LINK_MODELS, RESOURCE_MODELS, RESOURCES
 
 # --- Representations -----------------------------------------------------------------------------
 
-#: How a record is represented to the public (the API registers it when it is ready): the
-#: record's detail, with API URLs relative to the host, or None when it is not public.
-_representer: Callable[[models.Model], dict | None] | None = None
-#: The same in bulk: (primary key, slug, representation) of each public record of a model among
-#: the primary keys given.
+#: How records are represented to the public (the API registers it when it is ready): their
+#: details, with API URLs relative to the host, as (primary key, slug, representation) of each
+#: public record of a model among the primary keys given.
 _bulk_representer: Callable[[type[models.Model], list[int]], list[tuple[int, str, dict]]] | None = (
     None
 )
@@ -74,13 +72,11 @@ _tables_read: Callable[[type[models.Model]], frozenset[str]] | None = None
 
 
 def represent_with(
-    representer: Callable[[models.Model], dict | None],
     bulk_representer: Callable[[type[models.Model], list[int]], list[tuple[int, str, dict]]],
     tables_read: Callable[[type[models.Model]], frozenset[str]],
 ) -> None:
     """Set how records are represented (called once, by the app that serves them)."""
-    global _representer, _bulk_representer, _tables_read
-    _representer = representer
+    global _bulk_representer, _tables_read
     _bulk_representer = bulk_representer
     _tables_read = tables_read
     _readers.clear()
@@ -108,15 +104,6 @@ def prepare() -> None:
     """Compile what the feed needs of every representation, once (an app server does it
     before its workers fork, so that no first write pays for it)."""
     readers_of(RESOURCE_MODELS[0])
-
-
-def public_representation(record: models.Model) -> dict | None:
-    if _representer is None:
-        raise ImproperlyConfigured(
-            "No representation of records is registered: the API app registers one when "
-            "it is ready."
-        )
-    return _representer(record)
 
 
 def digest(document: dict) -> str:
@@ -169,23 +156,6 @@ def resources_of(obj: models.Model) -> Iterator[Key]:
         for field in obj._meta.concrete_fields:
             if field.many_to_one and getattr(obj, field.attname) is not None:
                 yield field.related_model, getattr(obj, field.attname)
-
-
-def related_records(record: models.Model) -> Iterator[Key]:
-    """Every record one relation away, in either direction, through link rows and citations:
-    the records whose representation may embed this one, or be embedded in it."""
-    for field in record._meta.get_fields():
-        related_model = field.related_model if field.is_relation else None
-        if related_model is None or related_model is ContentType:
-            continue
-        if field.many_to_one and field.concrete:
-            target = getattr(record, field.attname)
-            if target is not None and related_model in RESOURCE_MODELS:
-                yield related_model, target
-        elif field.one_to_many or field.many_to_many:
-            accessor = field.get_accessor_name() if field.auto_created else field.name
-            for row in getattr(record, accessor).all():
-                yield from resources_of(row)
 
 
 # --- Marking pending records -------------------------------------------------------------------
@@ -241,14 +211,14 @@ def on_delete(sender, instance, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
     can no longer be found from it once it is gone."""
     mark(resources_of(instance), using=using)
     if type(instance) in RESOURCE_MODELS:
-        mark(related_records(instance), using=using, expand=False)
+        mark(neighbours(type(instance), [instance.pk], using=using), using=using, expand=False)
 
 
 def on_m2m_change(sender, instance, action, model, pk_set, using=DEFAULT_DB_ALIAS, **kwargs):
     if action == "pre_clear":
         # The rows a clear removes are not named; everything related stands in for them.
         mark(resources_of(instance), using=using)
-        mark(related_records(instance), using=using, expand=False)
+        mark(neighbours(type(instance), [instance.pk], using=using), using=using, expand=False)
     elif action in ("post_add", "post_remove"):
         keys = [(model, pk) for pk in pk_set or ()]
         mark([*resources_of(instance), *keys], using=using)
@@ -472,8 +442,9 @@ def neighbours(
     limit: int | None = None,
     only: frozenset[type[models.Model]] | None = None,
 ) -> Iterator[Key]:
-    """The records one relation away from each of these records, as ``related_records``
-    finds them, in bulk (one query per relation). With ``limit``, a relation that reaches more
+    """The records one relation away from each of these records, in either direction, through
+    link rows and citations: the records whose representations may embed them, or be embedded
+    in them. In bulk (one query per relation). With ``limit``, a relation that reaches more
     than ``limit`` rows from one record is not followed here: it is noted for the feed worker
     (``PendingFanout``). A record's own citations are always followed (a handful each). With
     ``only``, the records of those models alone, and no relation that leads to none."""
