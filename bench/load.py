@@ -34,7 +34,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -460,18 +459,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print()
     print("\n".join(report_lines(figures, context)))
-    path = run.save_report("load-", started, report)
-    print(f"\nWritten to {path.relative_to(ROOT)}")
-    if figures["failures"]:
-        print("FAILED: " + "; ".join(figures["failures"]), file=sys.stderr)
-        return 1
-    print("OK: no socket error, no 5xx, every answer 2xx or 3xx.")
-    return 0
+    status = run.finish("load-", started, report, figures["failures"])
+    if status == 0:
+        print("OK: no socket error, no 5xx, every answer 2xx or 3xx.")
+    return status
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except run.BenchError as error:
-        print(f"load: {error}", file=sys.stderr)
-        sys.exit(1)
+    run.main_of("load", main)

@@ -48,12 +48,6 @@ def largest_platform() -> tuple[str, str, int]:
     return platform.slug, platform.name, platform.size
 
 
-def feed_state(port: int, after: str | None = None) -> dict:
-    query = "?page_size=1" + (f"&after={after}" if after else "")
-    page = load.get_json(port, f"/api/v1/changes/{query}")
-    return page
-
-
 def last_cursor() -> str:
     """The cursor of the feed's last entry."""
     from api.changes import encode_cursor
@@ -140,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         writer.start()
         caught_up_s = None
         while time.monotonic() - renamed_at < args.timeout:
-            if not feed_state(port, cursor)["catching_up"]:
+            page = load.get_json(port, f"/api/v1/changes/?page_size=1&after={cursor}")
+            if not page["catching_up"]:
                 caught_up_s = time.monotonic() - renamed_at
                 break
             time.sleep(1)
@@ -194,13 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {**vars(args), "feed_fanout_batch": settings.FEED_FANOUT_BATCH},
         "results": result,
     }
-    path = run.save_report("rename-", started, report)
-    print(f"\nWritten to {path.relative_to(ROOT)}")
-    if failures:
-        print("FAILED: " + "; ".join(failures[:10]), file=sys.stderr)
-        return 1
-    return 0
+    return run.finish("rename-", started, report, failures)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run.main_of("rename", main)

@@ -45,6 +45,26 @@ def save_report(prefix: str, started, report: dict) -> Path:
     return path
 
 
+def finish(prefix: str, started, report: dict, failures: list[str]) -> int:
+    """Write the report (``save_report``), say where, and the failures if any: the run's exit
+    status (1 when something failed)."""
+    path = save_report(prefix, started, report)
+    print(f"\nWritten to {path.relative_to(ROOT)}")
+    if failures:
+        print("FAILED: " + "; ".join(failures[:10]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def main_of(name: str, main) -> None:
+    """Run a harness's ``main`` as a command: a ``BenchError`` is one line and exit status 1."""
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
 HOST = "127.0.0.1"
 WRK_THREADS = 2
 WRK_TIMEOUT = "10s"

@@ -244,17 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "results": result,
     }
-    path = run.save_report("writes-", started, report)
-    print(f"\nWritten to {path.relative_to(ROOT)}")
-    if failures:
-        print("FAILED: " + "; ".join(failures[:10]), file=sys.stderr)
-        return 1
-    return 0
+    return run.finish("writes-", started, report, failures)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except run.BenchError as error:
-        print(f"writes: {error}", file=sys.stderr)
-        sys.exit(1)
+    run.main_of("writes", main)
