@@ -24,7 +24,8 @@ from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage
 from django.core.paginator import Paginator as DjangoPaginator
-from django.db.models import F, OrderBy, Q, QuerySet, Subquery
+from django.db.models import F, OrderBy, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
@@ -40,6 +41,11 @@ _WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 MAX_PAGE = 999_999_999
 
 
+#: A deep page by number is read from the nearest record before it whose position is a multiple
+#: of this: at most this many index entries are skipped, however deep the page.
+WAYPOINT_STRIDE = 1000
+
+
 class CachedCountPaginator(DjangoPaginator):
     """Django's paginator, with the count kept in the cache under the dataset's version and
     the list's filters (``count_key``): every page of a list shares it, and counting a large
@@ -50,14 +56,55 @@ class CachedCountPaginator(DjangoPaginator):
     def page(self, number):
         """A page of rows. The page's primary keys are found first, in a subquery that an
         index can answer alone (see the indexes of Group), and only those rows are read: a
-        deep page then skips index entries, not whole rows."""
+        deep page then skips index entries, not whole rows, and fewer than
+        ``WAYPOINT_STRIDE`` of them (see ``seek``)."""
         page = super().page(number)
         rows = self.object_list
         if isinstance(rows, QuerySet) and rows.query.values_select and not rows.query.distinct:
-            bottom = (page.number - 1) * self.per_page
-            keys = self.keys.values("pk")[bottom : bottom + self.per_page]
-            page.object_list = rows.filter(pk__in=Subquery(keys))
+            keys, skip = self.seek((page.number - 1) * self.per_page)
+            page.object_list = rows.filter(
+                pk__in=Subquery(keys.values("pk")[skip : skip + self.per_page])
+            )
         return page
+
+    def seek(self, bottom: int) -> tuple[QuerySet, int]:
+        """The records to read a page from, and how many of them to skip to its first: the
+        list itself, or, deep in a list, the records past the nearest waypoint before the page
+        (found in the index by key, like a cursor's)."""
+        passed = bottom // WAYPOINT_STRIDE
+        waypoints = self.waypoints() if passed else None
+        if not waypoints or len(waypoints) < passed:
+            return self.keys, bottom
+        terms = ordering_terms(self.keys)
+        past = keyset(self.keys.model, terms, waypoints[passed - 1], backwards=False)
+        return self.keys.filter(past), bottom - passed * WAYPOINT_STRIDE
+
+    def waypoints(self) -> list[tuple] | None:
+        """The sort keys of every ``WAYPOINT_STRIDE``-th record of the list (the first is the
+        ``WAYPOINT_STRIDE``-th record's), found in one pass over the list's index and kept
+        beside the count, under the same version and filters, and the order; None when the
+        count is not kept (nothing would keep them either)."""
+        keys = self.keys
+        kept = api_cache.enabled(settings.API_COUNT_CACHE_SECONDS)
+        if not kept or self.count_key is None or not keys.query.order_by:
+            return None
+        names = [name for name, _ in ordering_terms(keys)]
+
+        def find() -> list[tuple]:
+            numbered = keys.annotate(
+                _position=Window(RowNumber(), order_by=list(keys.query.order_by))
+            ).annotate(_past_stride=F("_position") % WAYPOINT_STRIDE)
+            marks = numbered.filter(_past_stride=0).order_by("_position")
+            return [tuple(row) for row in marks.values_list(*names)]
+
+        order = ",".join(
+            f"-{name}" if descending else name for name, descending in ordering_terms(keys)
+        )
+        return api_cache.get_or_set(
+            f"{self.count_key}:waypoints:{WAYPOINT_STRIDE}:{order}",
+            find,
+            settings.API_COUNT_CACHE_SECONDS,
+        )
 
     @property
     def keys(self) -> QuerySet:
