@@ -74,6 +74,27 @@ def set(cache_key: str, value: Any, seconds: int | None = None) -> None:
         logger.warning("Cache unavailable; the response was not stored.", exc_info=True)
 
 
+def get_many(cache_keys: list[str], seconds: int | None = None) -> dict[str, Any]:
+    """The entries found among ``cache_keys`` (none when the cache does not answer)."""
+    if not enabled(seconds):
+        return {}
+    try:
+        return cache.get_many(cache_keys)
+    except Exception:
+        logger.warning("Cache unavailable; answering from the database.", exc_info=True)
+        return {}
+
+
+def set_many(entries: dict[str, Any], seconds: int | None = None) -> None:
+    seconds = settings.API_CACHE_SECONDS if seconds is None else seconds
+    if not enabled(seconds):
+        return
+    try:
+        cache.set_many(entries, seconds)
+    except Exception:
+        logger.warning("Cache unavailable; the entries were not stored.", exc_info=True)
+
+
 def get_or_set(cache_key: str, build: Callable[[], Any], seconds: int | None = None) -> Any:
     """The cached value, or ``build()``'s, stored for next time."""
     value = get(cache_key, seconds)

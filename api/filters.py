@@ -136,6 +136,13 @@ class SearchFilter(drf_filters.SearchFilter):
         return parameters
 
 
+def searched(request, view) -> bool:
+    """Whether a list is searched: its view searches and ``search=`` holds a word."""
+    return bool(getattr(view, "search_fields", None)) and bool(
+        SearchFilter().get_search_terms(request)
+    )
+
+
 class StrictOrderingFilter(drf_filters.OrderingFilter):
     """Ordering that refuses unknown fields with a 400 instead of ignoring them, and always ends
     with the view's unique tie-breaker so that pages are deterministic."""

@@ -33,6 +33,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from . import cache as api_cache
+from .filters import searched
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -44,6 +45,13 @@ MAX_PAGE = 999_999_999
 #: A deep page by number is read from the nearest record before it whose position is a multiple
 #: of this: at most this many index entries are skipped, however deep the page.
 WAYPOINT_STRIDE = 1000
+
+#: A searched list's matches are found by the search's indexes, in no useful order, so a page
+#: cannot be sought in the list's index: the keys of all its matches, in the list's order, are
+#: kept beside its count instead (found in the pass that counts them), in slices of this many,
+#: when there are at most ``MAX_KEPT_MATCHES``. A page then reads one or two slices.
+KEPT_SLICE = 1000
+MAX_KEPT_MATCHES = 200_000
 
 
 class CachedCountPaginator(DjangoPaginator):
@@ -57,14 +65,20 @@ class CachedCountPaginator(DjangoPaginator):
         """A page of rows. The page's primary keys are found first, in a subquery that an
         index can answer alone (see the indexes of Group), and only those rows are read: a
         deep page then skips index entries, not whole rows, and fewer than
-        ``WAYPOINT_STRIDE`` of them (see ``seek``)."""
+        ``WAYPOINT_STRIDE`` of them (see ``seek``). A searched list's page takes its keys from
+        the kept matches (see ``kept``)."""
         page = super().page(number)
         rows = self.object_list
         if isinstance(rows, QuerySet) and rows.query.values_select and not rows.query.distinct:
-            keys, skip = self.seek((page.number - 1) * self.per_page)
-            page.object_list = rows.filter(
-                pk__in=Subquery(keys.values("pk")[skip : skip + self.per_page])
-            )
+            bottom = (page.number - 1) * self.per_page
+            kept = self.kept(bottom, bottom + self.per_page) if self.searched else None
+            if kept is not None:
+                page.object_list = rows.filter(pk__in=kept)
+            else:
+                keys, skip = self.seek(bottom)
+                page.object_list = rows.filter(
+                    pk__in=Subquery(keys.values("pk")[skip : skip + self.per_page])
+                )
         return page
 
     def seek(self, bottom: int) -> tuple[QuerySet, int]:
@@ -94,17 +108,64 @@ class CachedCountPaginator(DjangoPaginator):
             numbered = keys.annotate(
                 _position=Window(RowNumber(), order_by=list(keys.query.order_by))
             ).annotate(_past_stride=F("_position") % WAYPOINT_STRIDE)
-            marks = numbered.filter(_past_stride=0).order_by("_position")
-            return [tuple(row) for row in marks.values_list(*names)]
+            # In the list's own order, which the index gives: no sort of the numbered rows.
+            marks = numbered.filter(_past_stride=0).values_list(*names)
+            return [tuple(row) for row in marks]
 
-        order = ",".join(
-            f"-{name}" if descending else name for name, descending in ordering_terms(keys)
-        )
         return api_cache.get_or_set(
-            f"{self.count_key}:waypoints:{WAYPOINT_STRIDE}:{order}",
+            f"{self.count_key}:waypoints:{WAYPOINT_STRIDE}:{self.order}",
             find,
             settings.API_COUNT_CACHE_SECONDS,
         )
+
+    #: Whether the list is searched (``search=`` with a word): see ``KEPT_SLICE``.
+    searched = False
+
+    @property
+    def order(self) -> str:
+        """The list's order, as it would be written in ``ordering=``."""
+        terms = ordering_terms(self.keys)
+        return ",".join(f"-{name}" if descending else name for name, descending in terms)
+
+    @property
+    def keeps_matches(self) -> bool:
+        return (
+            self.searched
+            and self.count_key is not None
+            and api_cache.enabled(settings.API_COUNT_CACHE_SECONDS)
+            and bool(self.keys.query.order_by)
+        )
+
+    def keep_matches(self) -> list[int]:
+        """The keys of the list's records in order (at most ``MAX_KEPT_MATCHES`` + 1, which
+        says there are more), kept in slices when they are all there."""
+        found = list(self.keys.values_list("pk", flat=True)[: MAX_KEPT_MATCHES + 1])
+        if len(found) <= MAX_KEPT_MATCHES:
+            prefix = f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
+            slices = range(max(1, -(-len(found) // KEPT_SLICE)))
+            api_cache.set_many(
+                {
+                    f"{prefix}:{number}": found[number * KEPT_SLICE : (number + 1) * KEPT_SLICE]
+                    for number in slices
+                },
+                settings.API_COUNT_CACHE_SECONDS,
+            )
+        return found
+
+    def kept(self, start: int, stop: int) -> list[int] | None:
+        """The keys of the records from ``start`` to ``stop`` (positions from 0) of a searched
+        list, from its kept matches (found again if they were dropped from the cache); None
+        when they are not kept (too many, or no count is kept)."""
+        if not self.keeps_matches or self.count > MAX_KEPT_MATCHES:
+            return None
+        prefix = f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
+        first, last = start // KEPT_SLICE, (stop - 1) // KEPT_SLICE
+        names = [f"{prefix}:{number}" for number in range(first, last + 1)]
+        found = api_cache.get_many(names, settings.API_COUNT_CACHE_SECONDS)
+        if len(found) < len(names):
+            return self.keep_matches()[start:stop]
+        keys = [key for name in names for key in found[name]]
+        return keys[start - first * KEPT_SLICE : stop - first * KEPT_SLICE]
 
     @property
     def keys(self) -> QuerySet:
@@ -118,6 +179,10 @@ class CachedCountPaginator(DjangoPaginator):
     @cached_property
     def count(self) -> int:
         def count() -> int:
+            if self.keeps_matches:
+                found = self.keep_matches()
+                if len(found) <= MAX_KEPT_MATCHES:
+                    return len(found)
             if self.records is None:
                 return DjangoPaginator.count.func(self)
             return self.records.count()
@@ -307,6 +372,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))
         paginator.count_key = getattr(view, "count_key", None)
         paginator.records = getattr(view, "records", None)
+        paginator.searched = searched(request, view)
         cursor = self.get_cursor(request)
         if cursor is not None:
             return self.paginate_by_cursor(paginator, cursor)

@@ -1,7 +1,8 @@
 """Deep pages by number, read from the list's waypoints (the sort keys of every
-``WAYPOINT_STRIDE``-th record, kept beside the count): the same records as reading the whole
-list, in every order and with filters, right again after a change, and for a pinned number of
-queries. The stride is made small here so that the curated lists have many waypoints."""
+``WAYPOINT_STRIDE``-th record, kept beside the count), and a searched list's pages, read from
+its kept matches: the same records as reading the whole list, in every order and with filters,
+right again after a change, and for a pinned number of queries. The stride and the slices are
+made small here so that the curated lists have many of them."""
 
 from __future__ import annotations
 
@@ -112,3 +113,109 @@ def test_with_no_count_kept_a_deep_page_skips_from_the_start(api, monkeypatch, s
     assert response.json() == expected
     assert len(deep) == len(first)
     assert not [query for query in deep.captured_queries if "ROW_NUMBER" in query["sql"]]
+
+
+SEARCHES = [
+    ("groups", "search=wechat"),
+    ("groups", "search=a&ordering=-member_count"),
+    ("groups", "search=bitcoin telegram&platform=telegram"),
+    ("groups", "search=zzzz-no-such-word"),
+    ("sources", "search=china&ordering=published_date"),
+    ("sources", "search=a"),
+    ("regulatory-actions", "search=a&ordering=-effective_date"),
+    ("organizations", "search=a&ordering=country"),
+]
+
+
+def searched_pages_read_whole(api, url: str, monkeypatch) -> list[str]:
+    """The searched list's records page by page with no match kept."""
+    monkeypatch.setattr(pagination, "MAX_KEPT_MATCHES", -1)
+    monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 10**9)
+    try:
+        return by_page_number(api, url)
+    finally:
+        monkeypatch.undo()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    listing=st.sampled_from(SEARCHES),
+    size=st.integers(1, 12),
+    kept_slice=st.integers(1, 9),
+    most_kept=st.sampled_from([0, 3, 10**6]),
+)
+def test_every_page_of_a_search_holds_what_the_whole_search_holds(
+    api, listing, size, kept_slice, most_kept, monkeypatch, settings
+):
+    """Each page of a searched list, read from its kept matches (in slices of any size), or
+    sought as other lists are when there are more matches than are kept, holds the records that
+    reading the list from its start gives; again once the matches come from the cache."""
+    settings.API_CACHE_SECONDS = 0
+    resource, query = listing
+    url = f"{API}/{resource}/?{query}&page_size={size}"
+    expected = searched_pages_read_whole(api, url, monkeypatch)
+    monkeypatch.setattr(pagination, "KEPT_SLICE", kept_slice)
+    monkeypatch.setattr(pagination, "MAX_KEPT_MATCHES", most_kept)
+    monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 2)
+    assert by_page_number(api, url) == expected
+    assert by_page_number(api, url) == expected
+
+
+def test_a_search_counts_and_keeps_its_matches_in_one_query(
+    api, django_assert_num_queries, monkeypatch, settings
+):
+    """The first request of a search finds its matches in order, which counts them too; every
+    page after it, however deep, reads the version, the rows, their exchanges and their
+    citations, as the first page of an unsearched list does with its count cached."""
+    settings.API_CACHE_SECONDS = 0
+    monkeypatch.setattr(pagination, "KEPT_SLICE", 3)
+    url = f"{API}/groups/?search=wechat&page_size=1"
+    total = api.get(f"{API}/groups/?page_size=2").json()["count"]
+    with django_assert_num_queries(5):
+        first = api.get(url)
+    pages = first.json()["count"]
+    assert pages >= 3
+    with django_assert_num_queries(4):
+        again = api.get(url)
+    with django_assert_num_queries(4):
+        last = api.get(f"{url}&page={pages}")
+    assert first.json() == again.json()
+    assert 0 < first.json()["count"] < total
+    assert last.status_code == 200
+    assert len(last.json()["results"]) == 1
+
+
+def test_matches_dropped_from_the_cache_are_found_again(
+    api, django_assert_num_queries, monkeypatch, settings
+):
+    """A slice of kept matches the cache has let go is found again, in one more query, and
+    the page is the same."""
+    settings.API_CACHE_SECONDS = 0
+    monkeypatch.setattr(pagination, "KEPT_SLICE", 2)
+    url = f"{API}/groups/?search=a&page_size=3&page=2"
+    expected = api.get(url).json()
+    with django_assert_num_queries(4):
+        api.get(url)
+    found_many = pagination.api_cache.get_many
+    monkeypatch.setattr(
+        pagination.api_cache, "get_many", lambda keys, seconds=None: found_many(keys[:-1], seconds)
+    )
+    with django_assert_num_queries(5):
+        again = api.get(url)
+    assert again.json() == expected
+
+
+def test_a_search_sees_a_new_match_at_once(api, settings):
+    """A matching group added at the start of the list moves the version: the matches kept for
+    the old one are not used, and every page shifts by one."""
+    settings.API_CACHE_SECONDS = 0
+    url = f"{API}/groups/?search=wechat&page_size=2"
+    before = by_page_number(api, url)
+    group = models.Group.objects.public().order_by("name", "slug").first()
+    added = f.group(platform=group.platform, name="  WeChat first", slug="a-first-wechat-group")
+    feed.flush()
+    assert by_page_number(api, url) == [added.slug, *before]
