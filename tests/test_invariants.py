@@ -53,6 +53,7 @@ from hypothesis.stateful import (
 
 from api import representations, snapshot
 from cryptogroups import dataset, models, visibility
+from cryptogroups.models.base import public_joined
 from cryptogroups.models.sources import CITED_MODEL_NAMES
 from cryptogroups.resources import RESOURCES
 from tests import factories as f
@@ -196,6 +197,15 @@ def broken_rules() -> list[str]:
             f"groups whose is_public disagrees with the rule: "
             f"shown {sorted(flagged - by_rule)[:5]}, hidden {sorted(by_rule - flagged)[:5]}"
         )
+    # 7. The rule written on joined rows (for a page's few related records) is public()'s.
+    for model in CITED:
+        public = set(model.objects.public().values_list("slug", flat=True))
+        joined = set(model.objects.filter(public_joined(model)).values_list("slug", flat=True))
+        if public != joined:
+            problems.append(
+                f"{model.__name__} records public by one form of the rule only: "
+                f"{sorted(public ^ joined)[:5]}"
+            )
     return problems
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cryptogroups import models
+from cryptogroups.models.base import public_joined
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +104,57 @@ def test_a_published_record_shows_no_unpublished_relation(api):
     response_body = api.get(f"/api/v1/exchange-responses/{shown_response.slug}/").json()
     assert response_body["actions"] == []
     assert api.get(f"/api/v1/platforms/{platform.slug}/").json()["availabilities"] == []
+
+
+STATUSES = st.sampled_from(["published", *HIDDEN])
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    exchange_status=STATUSES,
+    operator_status=st.none() | STATUSES,
+    parent_status=st.none() | STATUSES,
+    grandparent_status=st.none() | STATUSES,
+)
+def test_a_group_shows_an_exchange_exactly_when_the_exchange_is_public(
+    api, exchange_status, operator_status, parent_status, grandparent_status
+):
+    """An exchange is embedded in a group's detail and list entry when it is public: published,
+    with no operator or a public one (published, with no parent or a published one; the
+    parent's own parent does not count). The page checks the exchange by key on joined rows,
+    which must say what ``public()`` says."""
+    operator = None
+    if operator_status is not None:
+        parent = None
+        if parent_status is not None:
+            grandparent = (
+                f.organization(publication_status=grandparent_status)
+                if grandparent_status is not None
+                else None
+            )
+            parent = f.organization(publication_status=parent_status, parent=grandparent)
+        operator = f.organization(publication_status=operator_status, parent=parent)
+    exchange = f.exchange(publication_status=exchange_status, operator=operator)
+    group = f.group()
+    models.GroupExchange.objects.create(group=group, exchange=exchange)
+    public = models.Exchange.objects.public().filter(pk=exchange.pk).exists()
+    assert public == (
+        exchange_status == "published"
+        and (operator_status is None or operator_status == "published")
+        and (operator_status is None or parent_status in (None, "published"))
+    )
+    joined = models.Exchange.objects.filter(public_joined(models.Exchange), pk=exchange.pk)
+    assert joined.exists() == public
+    shown = [exchange.slug] if public else []
+    detail = api.get(f"/api/v1/groups/{group.slug}/").json()
+    assert [embedded["slug"] for embedded in detail["exchanges"]] == shown
+    listed = api.get(f"/api/v1/groups/?platform={group.platform.slug}").json()["results"]
+    assert [entry["slug"] for entry in listed] == [group.slug]
+    assert [embedded["slug"] for embedded in listed[0]["exchanges"]] == shown
 
 
 def test_filters_do_not_reveal_unpublished_records(api):

@@ -10,7 +10,7 @@ from rest_framework import viewsets
 
 from cryptogroups import models, published
 from cryptogroups.codes import SLUG_PATTERN
-from cryptogroups.models.base import Record
+from cryptogroups.models.base import Record, public_joined
 
 from .. import filters, pagination, serializers
 from ..schema import retrieve_schema, write_schema
@@ -220,8 +220,9 @@ class GroupViewSet(RecordViewSet):
         models.Group.objects.select_related("platform").prefetch_related(
             Prefetch(
                 "exchange_links",
+                # The exchanges of a page's groups are a few dozen: checked by key.
                 queryset=models.GroupExchange.objects.filter(
-                    exchange__in=models.Exchange.objects.public()
+                    public_joined(models.Exchange, "exchange")
                 )
                 .select_related("exchange")
                 .order_by("exchange__name", "exchange__slug"),

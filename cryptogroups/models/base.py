@@ -57,6 +57,8 @@ class RecordQuerySet(models.QuerySet):
     #: key) instead of against the set of public keys: true for tables too large for that set
     #: to fit in PostgreSQL's work_mem, where it would rescan the set for every row.
     looked_up_by_key = False
+    #: The field that keeps whether each record is public, if one does (see public_joined).
+    public_flag: str | None = None
 
     def published(self) -> RecordQuerySet:
         return self.filter(publication_status=PublicationStatus.PUBLISHED)
@@ -92,6 +94,35 @@ def public_relations(model: type[models.Model]) -> Q:
 
 
 _PUBLIC_RELATIONS: dict[type[models.Model], Q] = {}
+
+
+def public_joined(model: type[models.Model], path: str = "") -> Q:
+    """The rule of ``public()`` for the record of ``model`` that ``path`` (a chain of foreign
+    keys from the rows queried, empty for the model's own rows) reaches, written on joined rows
+    rather than on sets of public keys: for the few related rows of a page (the exchanges of a
+    page of groups), the database then checks each by key instead of listing every public
+    record first. A model whose visibility is kept on its rows (``public_flag``) is read from
+    it. ``tests/test_invariants.py`` checks that both forms agree."""
+
+    def at(name: str) -> str:
+        return f"{path}__{name}" if path else name
+
+    flag = getattr(model._default_manager.get_queryset(), "public_flag", None)
+    if flag is not None:
+        return Q(**{at(flag): True})
+    condition = Q(**{at("publication_status"): PublicationStatus.PUBLISHED})
+    for field in model._meta.concrete_fields:
+        if not (field.many_to_one and issubclass(field.related_model, Record)):
+            continue
+        target = at(field.name)
+        if field.related_model is model:
+            visible = Q(**{f"{target}__publication_status": PublicationStatus.PUBLISHED})
+        else:
+            visible = public_joined(field.related_model, target)
+        if field.null:
+            visible = Q(**{f"{target}__isnull": True}) | visible
+        condition &= visible
+    return condition
 
 
 class Record(TimeStamped):

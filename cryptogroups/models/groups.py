@@ -25,10 +25,11 @@ from .base import (
 class GroupQuerySet(RecordQuerySet):
     # A million groups: a migration's groups are looked up by key.
     looked_up_by_key = True
+    public_flag = "is_public"
 
     def public(self) -> GroupQuerySet:
         """The public groups, read from the flag the domain keeps (cryptogroups.visibility)."""
-        return self.filter(is_public=True)
+        return self.filter(**{self.public_flag: True})
 
 
 class Group(Record):
