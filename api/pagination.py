@@ -5,6 +5,11 @@ for crawling.
 range, or when it is not a whole number, the answer is a 400 naming the parameter. ``page`` is a
 whole number from 1; a malformed page is a 400 and a page past the last one is a 404.
 
+A page by number is read from the list's index: deep in a list, from the nearest waypoint
+before it (``WAYPOINT_STRIDE``); in a searched list, from the keys of its matches, kept in order
+(``KEPT_SLICE``). Both are found once per dataset version and kept beside the list's count,
+under the same key, so they are never used for another version of the list.
+
 A list read with ``cursor`` is paged by key instead (keyset pagination): ``cursor=start`` is
 the first page, and the ``next`` and ``previous`` links carry an opaque cursor that holds the
 sort keys of the page's last (or first) record. A page is then found by seeking in the list's
