@@ -104,8 +104,8 @@ class CachedCountPaginator(DjangoPaginator):
         beside the count, under the same version and filters, and the order; None when the
         count is not kept (nothing would keep them either)."""
         keys = self.keys
-        kept = api_cache.enabled(settings.API_COUNT_CACHE_SECONDS)
-        if not kept or self.count_key is None or not keys.query.order_by:
+        counted = api_cache.enabled(settings.API_COUNT_CACHE_SECONDS)
+        if not counted or self.count_key is None or not keys.query.order_by:
             return None
         names = [name for name, _ in ordering_terms(keys)]
 
