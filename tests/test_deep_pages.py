@@ -29,19 +29,23 @@ FILTERED = [
 
 
 def pages_read_whole(api, url: str, monkeypatch) -> list[str]:
-    """The list's records page by page with no waypoint to seek from."""
+    """The list's records page by page with no waypoint to seek from and no match kept."""
     monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 10**9)
+    monkeypatch.setattr(pagination, "MAX_KEPT_MATCHES", -1)
     try:
         return by_page_number(api, url)
     finally:
         monkeypatch.undo()
 
 
-@settings(
+examples = settings(
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@examples
 @given(
     listing=st.sampled_from(
         [(resource, f"ordering={ordering}") for resource, ordering in LISTS] + FILTERED
@@ -127,21 +131,7 @@ SEARCHES = [
 ]
 
 
-def searched_pages_read_whole(api, url: str, monkeypatch) -> list[str]:
-    """The searched list's records page by page with no match kept."""
-    monkeypatch.setattr(pagination, "MAX_KEPT_MATCHES", -1)
-    monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 10**9)
-    try:
-        return by_page_number(api, url)
-    finally:
-        monkeypatch.undo()
-
-
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples
 @given(
     listing=st.sampled_from(SEARCHES),
     size=st.integers(1, 12),
@@ -157,7 +147,7 @@ def test_every_page_of_a_search_holds_what_the_whole_search_holds(
     settings.API_CACHE_SECONDS = 0
     resource, query = listing
     url = f"{API}/{resource}/?{query}&page_size={size}"
-    expected = searched_pages_read_whole(api, url, monkeypatch)
+    expected = pages_read_whole(api, url, monkeypatch)
     monkeypatch.setattr(pagination, "KEPT_SLICE", kept_slice)
     monkeypatch.setattr(pagination, "MAX_KEPT_MATCHES", most_kept)
     monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 2)
