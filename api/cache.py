@@ -74,15 +74,15 @@ def set(cache_key: str, value: Any, seconds: int | None = None) -> None:
         logger.warning("Cache unavailable; the response was not stored.", exc_info=True)
 
 
-def get_many(cache_keys: list[str], seconds: int | None = None) -> dict[str, Any]:
-    """The entries found among ``cache_keys`` (none when the cache does not answer)."""
+def get_many(cache_keys: list[str], seconds: int | None = None) -> dict[str, Any] | None:
+    """The entries found among ``cache_keys``; None when the cache does not answer."""
     if not enabled(seconds):
         return {}
     try:
         return cache.get_many(cache_keys)
     except Exception:
         logger.warning("Cache unavailable; answering from the database.", exc_info=True)
-        return {}
+        return None
 
 
 def set_many(entries: dict[str, Any], seconds: int | None = None) -> None:
@@ -95,9 +95,16 @@ def set_many(entries: dict[str, Any], seconds: int | None = None) -> None:
         logger.warning("Cache unavailable; the entries were not stored.", exc_info=True)
 
 
-def get_or_set(cache_key: str, build: Callable[[], Any], seconds: int | None = None) -> Any:
-    """The cached value, or ``build()``'s, stored for next time."""
-    value = get(cache_key, seconds)
+def get_or_keep(cache_key: str, build: Callable[[], Any], seconds: int | None = None) -> Any:
+    """The cached value, or ``build()``'s, stored for next time; None, without building, when
+    the cache does not answer: for what is built only to be kept (it would be thrown away)."""
+    if not enabled(seconds):
+        return None
+    try:
+        value = cache.get(cache_key)
+    except Exception:
+        logger.warning("Cache unavailable; nothing is built to be kept.", exc_info=True)
+        return None
     if value is None:
         value = build()
         set(cache_key, value, seconds)

@@ -102,7 +102,7 @@ class CachedCountPaginator(DjangoPaginator):
         """The sort keys of every ``WAYPOINT_STRIDE``-th record of the list (the first is the
         ``WAYPOINT_STRIDE``-th record's), found in one pass over the list's index and kept
         beside the count, under the same version and filters, and the order; None when the
-        count is not kept (nothing would keep them either)."""
+        count is not kept or the cache does not answer (nothing would keep them)."""
         keys = self.keys
         counted = api_cache.enabled(settings.API_COUNT_CACHE_SECONDS)
         if not counted or self.count_key is None or not keys.query.order_by:
@@ -117,7 +117,7 @@ class CachedCountPaginator(DjangoPaginator):
             marks = numbered.filter(_past_stride=0).values_list(*names)
             return [tuple(row) for row in marks]
 
-        return api_cache.get_or_set(
+        return api_cache.get_or_keep(
             f"{self.count_key}:waypoints:{WAYPOINT_STRIDE}:{self.order}",
             find,
             settings.API_COUNT_CACHE_SECONDS,
@@ -141,36 +141,45 @@ class CachedCountPaginator(DjangoPaginator):
             and bool(self.keys.query.order_by)
         )
 
-    def keep_matches(self) -> list[int]:
-        """The keys of the list's records in order (at most ``MAX_KEPT_MATCHES`` + 1, which
-        says there are more), kept in slices when they are all there."""
+    #: The matches found by this request (see ``keep_matches``), if it found them.
+    found_matches: list[int] | None = None
+
+    def keep_matches(self) -> int:
+        """Count a searched list by finding its matches' keys in order (at most
+        ``MAX_KEPT_MATCHES`` + 1, which says there are more), and keep the count and, when they
+        are all there, the keys in slices, in one call to the cache."""
         found = list(self.keys.values_list("pk", flat=True)[: MAX_KEPT_MATCHES + 1])
+        entries = {}
         if len(found) <= MAX_KEPT_MATCHES:
+            self.found_matches, total = found, len(found)
             prefix = f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
-            slices = range(max(1, -(-len(found) // KEPT_SLICE)))
-            api_cache.set_many(
-                {
-                    f"{prefix}:{number}": found[number * KEPT_SLICE : (number + 1) * KEPT_SLICE]
-                    for number in slices
-                },
-                settings.API_COUNT_CACHE_SECONDS,
-            )
-        return found
+            for number in range(max(1, -(-total // KEPT_SLICE))):
+                bottom = number * KEPT_SLICE
+                entries[f"{prefix}:{number}"] = found[bottom : bottom + KEPT_SLICE]
+        else:
+            total = self.counted()
+        entries[self.count_key] = total
+        api_cache.set_many(entries, settings.API_COUNT_CACHE_SECONDS)
+        return total
 
     def kept(self, start: int, stop: int) -> list[int] | None:
         """The keys of the records from ``start`` to ``stop`` (positions from 0) of a searched
-        list, from its kept matches (found again if they were dropped from the cache); None
-        when they are not kept (too many, or no count is kept)."""
+        list, from its kept matches (found again if the cache has dropped them); None when
+        they are not kept (too many, no count kept, or the cache does not answer)."""
         if not self.keeps_matches or self.count > MAX_KEPT_MATCHES:
             return None
-        prefix = f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
-        first, last = start // KEPT_SLICE, (stop - 1) // KEPT_SLICE
-        names = [f"{prefix}:{number}" for number in range(first, last + 1)]
-        found = api_cache.get_many(names, settings.API_COUNT_CACHE_SECONDS)
-        if len(found) < len(names):
-            return self.keep_matches()[start:stop]
-        keys = [key for name in names for key in found[name]]
-        return keys[start - first * KEPT_SLICE : stop - first * KEPT_SLICE]
+        if self.found_matches is None:
+            prefix = f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
+            first, last = start // KEPT_SLICE, (stop - 1) // KEPT_SLICE
+            names = [f"{prefix}:{number}" for number in range(first, last + 1)]
+            found = api_cache.get_many(names, settings.API_COUNT_CACHE_SECONDS)
+            if found is None:
+                return None
+            if len(found) == len(names):
+                keys = [key for name in names for key in found[name]]
+                return keys[start - first * KEPT_SLICE : stop - first * KEPT_SLICE]
+            self.keep_matches()
+        return self.found_matches[start:stop] if self.found_matches is not None else None
 
     @property
     def keys(self) -> QuerySet:
@@ -183,18 +192,23 @@ class CachedCountPaginator(DjangoPaginator):
 
     @cached_property
     def count(self) -> int:
-        def count() -> int:
-            if self.keeps_matches:
-                found = self.keep_matches()
-                if len(found) <= MAX_KEPT_MATCHES:
-                    return len(found)
-            if self.records is None:
-                return DjangoPaginator.count.func(self)
-            return self.records.count()
-
         if self.count_key is None:
-            return count()
-        return api_cache.get_or_set(self.count_key, count, settings.API_COUNT_CACHE_SECONDS)
+            return self.counted()
+        seconds = settings.API_COUNT_CACHE_SECONDS
+        found = api_cache.get(self.count_key, seconds)
+        if found is not None:
+            return found
+        if self.keeps_matches:
+            return self.keep_matches()
+        found = self.counted()
+        api_cache.set(self.count_key, found, seconds)
+        return found
+
+    def counted(self) -> int:
+        """The list's count, from the database."""
+        if self.records is None:
+            return DjangoPaginator.count.func(self)
+        return self.records.count()
 
 
 # --- Cursors ---------------------------------------------------------------------------------

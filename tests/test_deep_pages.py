@@ -209,3 +209,28 @@ def test_a_search_sees_a_new_match_at_once(api, settings):
     added = f.group(platform=group.platform, name="  WeChat first", slug="a-first-wechat-group")
     feed.flush()
     assert by_page_number(api, url) == [added.slug, *before]
+
+
+class CacheDown:
+    """A cache server that does not answer."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("the cache server does not answer")
+
+        return fail
+
+
+def test_with_the_cache_down_pages_come_from_the_database(api, monkeypatch, settings):
+    """When the cache does not answer, a deep page and a page of a search are read from the
+    database, the same as with it, and no waypoint is found only to be thrown away."""
+    settings.API_CACHE_SECONDS = 0
+    monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 3)
+    monkeypatch.setattr(pagination, "KEPT_SLICE", 2)
+    deep = f"{API}/groups/?page_size=2&page=4"
+    searched = f"{API}/groups/?search=wechat&page_size=1&page=3"
+    expected = {url: api.get(url).json() for url in (deep, searched)}
+    monkeypatch.setattr(pagination.api_cache, "cache", CacheDown())
+    with CaptureQueriesContext(connection) as queries:
+        assert {url: api.get(url).json() for url in (deep, searched)} == expected
+    assert not [query for query in queries.captured_queries if "ROW_NUMBER" in query["sql"]]
