@@ -141,6 +141,11 @@ class CachedCountPaginator(DjangoPaginator):
             and bool(self.keys.query.order_by)
         )
 
+    @property
+    def kept_prefix(self) -> str:
+        """Where a searched list's matches are kept: beside its count, for its order."""
+        return f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
+
     #: The matches found by this request (see ``keep_matches``), if it found them.
     found_matches: list[int] | None = None
 
@@ -152,10 +157,9 @@ class CachedCountPaginator(DjangoPaginator):
         entries = {}
         if len(found) <= MAX_KEPT_MATCHES:
             self.found_matches, total = found, len(found)
-            prefix = f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
             for number in range(max(1, -(-total // KEPT_SLICE))):
                 bottom = number * KEPT_SLICE
-                entries[f"{prefix}:{number}"] = found[bottom : bottom + KEPT_SLICE]
+                entries[f"{self.kept_prefix}:{number}"] = found[bottom : bottom + KEPT_SLICE]
         else:
             total = self.counted()
         entries[self.count_key] = total
@@ -169,9 +173,8 @@ class CachedCountPaginator(DjangoPaginator):
         if not self.keeps_matches or self.count > MAX_KEPT_MATCHES:
             return None
         if self.found_matches is None:
-            prefix = f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
             first, last = start // KEPT_SLICE, (stop - 1) // KEPT_SLICE
-            names = [f"{prefix}:{number}" for number in range(first, last + 1)]
+            names = [f"{self.kept_prefix}:{number}" for number in range(first, last + 1)]
             found = api_cache.get_many(names, settings.API_COUNT_CACHE_SECONDS)
             if found is None:
                 return None

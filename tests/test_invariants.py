@@ -129,7 +129,7 @@ def cycles(links: dict[int, int | None]) -> list[int]:
 
 
 def broken_rules() -> list[str]:
-    """Every breach of the six integrity rules in the whole database, a few queries each."""
+    """Every breach of the seven integrity rules in the whole database, a few queries each."""
     problems: list[str] = []
     cited_types = {
         content_type.pk: content_type
