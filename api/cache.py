@@ -33,11 +33,15 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from cryptogroups import published
+
 logger = logging.getLogger(__name__)
 
 
 def version_key(version) -> str:
-    return f"{version.counter}.{int(version.changed_at.timestamp() * 1_000_000)}"
+    """The public dataset's version in a key: its counter and the microsecond it moved (the
+    form it is published in, see api.hits)."""
+    return f"{version.counter}.{published.micros(version.changed_at)}"
 
 
 def key(kind: str, version: str, *parts: str) -> str:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from django.conf import settings
@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "cryptogroups:published:"
 VERSION_KEY = PREFIX + "version"
 FLOOR_KEY = PREFIX + "floor"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 #: How long a value is kept (a bound on memory; correctness does not depend on it).
 PUBLISHED_SECONDS = 86_400
 
@@ -148,12 +150,17 @@ def record_key(resource: str, slug: str) -> str:
     return f"{PREFIX}{resource}:{slug}"
 
 
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float on the way)."""
+    return (moment - EPOCH) // MICROSECOND
+
+
 def _micros(moment: datetime | None) -> str:
-    return "" if moment is None else str(int(moment.timestamp() * 1_000_000))
+    return "" if moment is None else str(micros(moment))
 
 
-def _moment(micros: str) -> datetime | None:
-    return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC) if micros else None
+def _moment(text: str) -> datetime | None:
+    return EPOCH + int(text) * MICROSECOND if text else None
 
 
 def _committed(value: str | None, floor: str | None = None) -> str | None:
@@ -164,6 +171,24 @@ def _committed(value: str | None, floor: str | None = None) -> str | None:
     if kind != "v" or int(counter) < int(floor or 0):
         return None
     return payload
+
+
+def held_version(held: str | None) -> Version | None:
+    """The version a value of ``VERSION_KEY`` holds; None for a fence or nothing."""
+    payload = _committed(held)
+    if payload is None:
+        return None
+    return Version(int(held.split("|", 1)[0]), _moment(payload))
+
+
+def held_record_state(held: str | None, floor: str | None) -> tuple[str, datetime | None] | None:
+    """The record state a value of its key holds, given the floor; None for a fence, a value
+    below the floor, or nothing."""
+    payload = _committed(held, floor)
+    if payload is None:
+        return None
+    digest, text = payload.split("|", 1)
+    return digest, _moment(text)
 
 
 # --- Readers: None means "ask the database" -------------------------------------------------------
@@ -177,11 +202,7 @@ def version() -> Version | None:
     except redis.RedisError:
         logger.warning("Redis unavailable; the version is read from the database.", exc_info=True)
         return None
-    payload = _committed(held)
-    if payload is None:
-        return None
-    counter = int(held.split("|", 1)[0])
-    return Version(counter, _moment(payload))
+    return held_version(held)
 
 
 def current_version() -> Version | DatasetVersion:
@@ -207,14 +228,10 @@ def record_state(resource: str, slug: str) -> tuple[str, datetime | None] | None
         return None
     try:
         floor, held = client().mget(FLOOR_KEY, record_key(resource, slug))
-        payload = _committed(held, floor)
     except redis.RedisError:
         logger.warning("Redis unavailable; the state is read from the database.", exc_info=True)
         return None
-    if payload is None:
-        return None
-    digest, micros = payload.split("|", 1)
-    return digest, _moment(micros)
+    return held_record_state(held, floor)
 
 
 def offer_version(counter: int, changed_at: datetime) -> None:

@@ -23,6 +23,13 @@ def entity_tag(digest: str, media_type: str) -> str:
     return f'"{digest[:32]}-{hashlib.sha256(media_type.encode()).hexdigest()[:8]}"'
 
 
+def version_tag(counter: int, path: str, media_type: str) -> str:
+    """The tag of a list or of the feed: the public dataset's version, the URL and the media
+    type make it, so the body need not be built to compare."""
+    digest = hashlib.sha256(f"{path} {media_type}".encode()).hexdigest()[:16]
+    return f'"{counter}-{digest}"'
+
+
 class ConditionalMixin:
     """ETag and Last-Modified on reads; 304 and 412 answers to conditional reads.
 
@@ -45,12 +52,12 @@ class ConditionalMixin:
     built_digest: str | None = None
 
     def etag(self, request, path: str | None = None, media_type: str | None = None) -> str:
-        """The tag of a list or of the feed: the public dataset's version, the URL and the
-        media type make it, so the body need not be built to compare."""
-        path = path or request.get_full_path()
-        key = f"{path} {media_type or request.accepted_media_type}".encode()
-        digest = hashlib.sha256(key).hexdigest()[:16]
-        return f'"{self.dataset_version.counter}-{digest}"'
+        """The tag of a list or of the feed (``version_tag``)."""
+        return version_tag(
+            self.dataset_version.counter,
+            path or request.get_full_path(),
+            media_type or request.accepted_media_type,
+        )
 
     def current_validators(self, request) -> tuple[str | None, datetime | None]:
         media_type = request.accepted_media_type
@@ -69,11 +76,7 @@ class ConditionalMixin:
         etag, stamp = self.current_validators(request)
         if etag is None:
             return None
-        response = get_conditional_response(
-            request,
-            etag=etag,
-            last_modified=int(stamp.timestamp()) if stamp is not None else None,
-        )
+        response = conditional_response(request, etag, stamp)
         if response is not None and response.status_code == 412:
             raise PreconditionFailed()
         return response
@@ -81,8 +84,19 @@ class ConditionalMixin:
     def validators(self, request, response) -> None:
         if request.method not in ("GET", "HEAD") or response.status_code not in (200, 304):
             return
-        etag, stamp = self.current_validators(request)
-        if etag is not None:
-            response.headers["ETag"] = etag
-        if stamp is not None:
-            response.headers["Last-Modified"] = http_date(last_modified(stamp).timestamp())
+        set_validators(response, *self.current_validators(request))
+
+
+def conditional_response(request, etag: str, stamp: datetime | None) -> HttpResponseBase | None:
+    """Django's answer to the request's conditions for these validators: a 304, a 412, or
+    None when the body is to be sent."""
+    return get_conditional_response(
+        request, etag=etag, last_modified=int(stamp.timestamp()) if stamp is not None else None
+    )
+
+
+def set_validators(response, etag: str | None, stamp: datetime | None) -> None:
+    if etag is not None:
+        response.headers["ETag"] = etag
+    if stamp is not None:
+        response.headers["Last-Modified"] = http_date(last_modified(stamp).timestamp())
