@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import empty
 from rest_framework.throttling import BaseThrottle
 
+from api import hits
 from api.throttling import Standing
 
 access_logger = logging.getLogger("cryptogroups.access")
@@ -160,5 +161,15 @@ def api_headers(get_response):
                 "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
             )
         return response
+
+    return middleware
+
+
+def cached_reads(get_response):
+    """A public read the cache holds is answered here, before the views (api.hits)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = hits.answer(request)
+        return get_response(request) if response is None else response
 
     return middleware

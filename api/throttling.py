@@ -100,17 +100,26 @@ class FixedWindowThrottle(BaseThrottle):
         rate = self.rate()
         if rate is None or not self.applies(request):
             return True
-        now = time.time()
-        window = int(now // rate.window)
+        if getattr(request._request, "uncounted", False):
+            return True  # the cache did not answer api.hits: let through, as counted() does
+        standing = getattr(request._request, "ratelimit", None)
+        if standing is None or standing.scope != self.scope:
+            # Not counted yet (api.hits counts an anonymous read it then hands over).
+            key, timeout, window_end = self.window(request, rate)
+            count = counted(key, timeout=timeout)
+            if count is None:
+                return True
+            standing = Standing(self.scope, rate, count, math.ceil(window_end - time.time()))
+            request._request.ratelimit = standing
+        self.standing = standing
+        return standing.count <= standing.rate.limit
+
+    def window(self, request, rate: Rate) -> tuple[str, int, float]:
+        """The key the request is counted under in the current window, how long the count is
+        kept, and when the window ends."""
+        window = int(time.time() // rate.window)
         key = f"throttle:{self.scope}:{self.ident(request)}:{window}"
-        count = counted(key, timeout=rate.window + 1)
-        if count is None:
-            return True
-        self.standing = Standing(
-            self.scope, rate, count, math.ceil((window + 1) * rate.window - now)
-        )
-        request._request.ratelimit = self.standing
-        return count <= rate.limit
+        return key, rate.window + 1, (window + 1) * rate.window
 
     def wait(self) -> float | None:
         return self.standing.reset

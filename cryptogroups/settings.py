@@ -177,6 +177,9 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {**database(DATABASE_REPLICA_URL), "TEST": {"MIRROR": "default"}}
     DATABASE_ROUTERS = ["cryptogroups.routers.ReplicaRouter"]
     MIDDLEWARE.append("cryptogroups.routers.route_requests")
+# Last: a public read the cache holds is answered with every header the stack above gives it,
+# before URL routing and DRF (api.hits; with PUBLISH_VERSIONS and Redis only).
+MIDDLEWARE.append("api.middleware.cached_reads")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -8,6 +8,7 @@ from django.core import signals
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import close_old_connections
+from django.test import override_settings
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -45,6 +46,32 @@ def redis_server():
 
     with RedisServer(require_redis()) as server:
         yield server
+
+
+def publishing_settings(url: str) -> dict:
+    return {
+        "REDIS_URL": url,
+        "PUBLISH_VERSIONS": True,
+        "API_CACHE_SECONDS": 3600,
+        "CACHES": {
+            "default": {
+                "BACKEND": "cryptogroups.redis_cache.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": "cryptogroups",
+                "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+            }
+        },
+    }
+
+
+@pytest.fixture
+def publishing(redis_server):
+    """Redis as production has it with PUBLISH_VERSIONS, emptied: the test database's
+    counters repeat across tests, whose transactions are rolled back."""
+    redis_server.client().flushdb()
+    with override_settings(**publishing_settings(redis_server.url)):
+        yield redis_server
+    redis_server.client().flushdb()
 
 
 @pytest.fixture

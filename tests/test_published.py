@@ -21,38 +21,13 @@ from hypothesis.stateful import (
 )
 
 from cryptogroups import models, published
+from tests.conftest import publishing_settings
 from tests.redisserver import RedisServer
 
 LIST = "/api/v1/groups/?platform=telegram"
 PLATFORM = "/api/v1/platforms/telegram/"
 EXCHANGE = "/api/v1/exchanges/okcoin/"
 READS = [LIST, PLATFORM, EXCHANGE]
-
-
-def publishing_settings(url: str) -> dict:
-    return {
-        "REDIS_URL": url,
-        "PUBLISH_VERSIONS": True,
-        "API_CACHE_SECONDS": 3600,
-        "CACHES": {
-            "default": {
-                "BACKEND": "cryptogroups.redis_cache.RedisCache",
-                "LOCATION": url,
-                "KEY_PREFIX": "cryptogroups",
-                "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
-            }
-        },
-    }
-
-
-@pytest.fixture
-def publishing(redis_server):
-    """Redis as production has it with PUBLISH_VERSIONS, emptied: the test database's
-    counters repeat across tests, whose transactions are rolled back."""
-    redis_server.client().flushdb()
-    with override_settings(**publishing_settings(redis_server.url)):
-        yield redis_server
-    redis_server.client().flushdb()
 
 
 @pytest.mark.django_db

@@ -1,0 +1,265 @@
+"""Cached public reads answered before the views, in one round trip to Redis.
+
+A public list or detail that the cache holds is answered by the view with no query
+(``PUBLISH_VERSIONS``), but through DRF's dispatch and three round trips to Redis: the rate
+limit, the version (or the record's state), the body. This middleware answers the same request
+with one script (``SCRIPT``) that counts the rate limit, reads the published version or state,
+and returns the body stored under the key that version gives. The answer is the view's: the
+same body, the same headers, the same 304 and the same rate-limit count.
+
+It answers only what it can answer exactly, and hands everything else to the view:
+
+- a ``GET`` of a resource's list or detail route (no format suffix, no ``format`` or
+  ``publication_status`` parameter), asking for JSON (no ``Accept``, ``*/*`` or
+  ``application/json``), with no credentials (no ``Authorization`` header, no session cookie);
+- a version (or a public record's state) that Redis holds committed (cryptogroups.published),
+  and a body stored under the key the view would read for it (api.cache): only a request the
+  view answered with that body, for the same URL and media type, stores one;
+- within the client's rate limit, and without a failed ``If-Match`` or
+  ``If-Unmodified-Since`` (the view answers those with its 429 and 412).
+
+A request it hands over after counting it is not counted twice (api.throttling). The key the
+script builds from the published value is checked against the key the view's own functions
+give for it, so a difference between the two readings hands the request over instead of
+answering it. The script reads a key it builds (the body's), which a Redis cluster would
+refuse: the response cache and the published versions live on one Redis server (``REDIS_URL``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import DisallowedHost, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import Resolver404, get_urlconf, resolve
+from django.utils.cache import cc_delim_re, patch_vary_headers
+
+from cryptogroups import published
+from cryptogroups.redis_cache import RedisCache
+from cryptogroups.resources import RESOURCES
+
+from . import cache as api_cache
+from .renderers import JSONRenderer
+from .throttling import AnonThrottle, Standing
+from .views.conditional import conditional_response, entity_tag, set_validators, version_tag
+
+logger = logging.getLogger(__name__)
+
+#: What the key of a response holds in place of its version until the script reads it.
+VERSION_MARK = "{version}"
+
+# KEYS[1]: the rate limit's window, KEYS[2]: the floor, KEYS[3]: the published version or
+# record state. ARGV[1]: "1" to count the request, ARGV[2]: seconds the count is kept,
+# ARGV[3]: "list" or "detail", ARGV[4] and ARGV[5]: the response's key before and after its
+# version. Returns the count (false when not counted), the floor, the published value, the key
+# read (false when none) and the body (false when none).
+SCRIPT = """
+local count = false
+if ARGV[1] == '1' then
+  redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+  count = redis.call('INCR', KEYS[1])
+end
+local floor = redis.call('GET', KEYS[2])
+local held = redis.call('GET', KEYS[3])
+local key = false
+local body = false
+if held then
+  local counter, kind, payload = string.match(held, '^(%d+)|(%a)|(.*)$')
+  if kind == 'v' then
+    local version = false
+    if ARGV[3] == 'list' then
+      version = counter .. '.' .. payload
+    elseif tonumber(counter) >= tonumber(floor or '0') then
+      version = string.match(payload, '^([^|]+)|')
+    end
+    if version then
+      key = ARGV[4] .. version .. ARGV[5]
+      body = redis.call('GET', key)
+    end
+  end
+end
+return {count, floor, held, key, body}
+"""
+
+#: The media type of every answer given here (the JSON renderer's).
+MEDIA_TYPE = JSONRenderer.media_type
+ACCEPTED = {None, "*/*", MEDIA_TYPE}
+
+
+@dataclass(frozen=True)
+class Route:
+    """A resource's list or detail route, as the view answers it."""
+
+    kind: str  # "list" or "detail"
+    resource: str  # the resource's path, as the published states name it
+    headers: dict[str, str]  # what DRF adds to every answer of the route (Allow, Vary)
+
+
+_routes: dict[object, Route | None] = {}
+_scripts: dict[int, object] = {}
+
+
+def enabled() -> bool:
+    return published.enabled() and api_cache.enabled() and isinstance(caches["default"], RedisCache)
+
+
+#: How many paths' routes are kept (a path and its route take a few hundred bytes).
+ROUTES_KEPT = 10_000
+
+
+def route(request: HttpRequest) -> tuple[Route, str | None] | None:
+    """The list or detail route the path leads to, and the record's slug; None for any other
+    path."""
+    return _route(
+        request.urlconf if hasattr(request, "urlconf") else get_urlconf(), request.path_info
+    )
+
+
+@functools.lru_cache(maxsize=ROUTES_KEPT)
+def _route(urlconf: str | None, path: str) -> tuple[Route, str | None] | None:
+    try:
+        match = resolve(path, urlconf)
+    except Resolver404:
+        return None
+    view = match.func
+    if view not in _routes:
+        _routes[view] = _route_of(view)
+    found = _routes[view]
+    if found is None or "format" in match.kwargs:
+        return None
+    return found, match.kwargs.get("slug")
+
+
+def _route_of(view) -> Route | None:
+    from .views.records import RecordViewSet
+
+    cls = getattr(view, "cls", None)
+    actions = dict(getattr(view, "actions", None) or {})
+    if not (isinstance(cls, type) and issubclass(cls, RecordViewSet)):
+        return None
+    kind = {"list": "list", "retrieve": "detail"}.get(actions.get("get"))
+    if kind is None or cls.renderer_classes[0] is not JSONRenderer:
+        return None
+    # The headers DRF's dispatch gives, from a view set up as its as_view() sets one up.
+    instance = cls(**view.initkwargs)
+    actions.setdefault("head", actions["get"])
+    for method, action in actions.items():
+        setattr(instance, method, getattr(instance, action))
+    headers = dict(instance.default_response_headers)
+    return Route(kind, RESOURCES[cls.queryset.model].path, headers)
+
+
+def answerable(request: HttpRequest) -> bool:
+    if request.method != "GET" or "HTTP_AUTHORIZATION" in request.META:
+        return False
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return False
+    if request.META.get("HTTP_ACCEPT") not in ACCEPTED:
+        return False
+    try:
+        query = request.GET
+    except TooManyFieldsSent:
+        return False
+    return "format" not in query and "publication_status" not in query
+
+
+def answer(request: HttpRequest) -> HttpResponseBase | None:
+    """The cached answer to the request, or None to let the view answer it."""
+    if not (enabled() and answerable(request)):
+        return None
+    found = route(request)
+    if found is None:
+        return None
+    found_route, slug = found
+    try:
+        uri = request.build_absolute_uri()
+    except DisallowedHost:
+        return None
+    throttle = AnonThrottle()
+    rate = throttle.rate()
+    window_key, timeout, window_end = (
+        throttle.window(request, rate) if rate is not None else ("", 0, 0.0)
+    )
+    if found_route.kind == "list":
+        state_key = published.VERSION_KEY
+    else:
+        state_key = published.record_key(found_route.resource, slug)
+    backend = caches["default"]
+    head, tail = backend.make_key(
+        api_cache.key(found_route.kind, VERSION_MARK, uri, MEDIA_TYPE)
+    ).split(VERSION_MARK)
+    try:
+        client = backend._cache.get_client(head, write=True)
+        script = _scripts.get(id(client))
+        if script is None:
+            script = _scripts[id(client)] = client.register_script(SCRIPT)
+        count, floor, held, read_key, body = script(
+            keys=[
+                backend.make_and_validate_key(window_key) if rate else "-",
+                published.FLOOR_KEY,
+                state_key,
+            ],
+            args=["1" if rate else "0", timeout, found_route.kind, head, tail],
+        )
+    except Exception:
+        logger.warning("Cache unavailable; the view answers.", exc_info=True)
+        # Not counted (a rate limit fails open): the view does not wait on the cache again.
+        request.uncounted = True
+        return None
+    if count is not None:
+        # Counted: the view, if it answers instead, takes this standing (api.throttling).
+        request.ratelimit = Standing(
+            throttle.scope, rate, count, math.ceil(window_end - time.time())
+        )
+        if count > rate.limit:
+            return None
+    validators = _validators(found_route.kind, request, _text(held), _text(floor))
+    if validators is None or body is None:
+        return None
+    version, etag, stamp = validators
+    if read_key is None or read_key.decode() != head + version + tail:
+        return None
+    response = conditional_response(request, etag, stamp)
+    if response is not None and response.status_code != 304:
+        return None  # a 412: the view answers it in the API's error shape
+    if response is None:
+        response = HttpResponse(backend._cache._serializer.loads(body), content_type=MEDIA_TYPE)
+    # As DRF's dispatch, then the view, leave the answer (the session middleware adds Cookie
+    # to Vary once the user is looked up, as DRF's session authentication looks it up).
+    for name, value in found_route.headers.items():
+        if name == "Vary":
+            patch_vary_headers(response, cc_delim_re.split(value))
+        else:
+            response.headers[name] = value
+    set_validators(response, etag, stamp)
+    request.user.is_authenticated  # noqa: B018 - anonymous, as the view finds it
+    return response
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if value is not None else None
+
+
+def _validators(kind: str, request, held: str | None, floor: str | None):
+    """The version in the response's key, its ETag and its Last-Modified, read from the
+    published value as the view reads it; None when the view would not use the cache."""
+    if kind == "list":
+        version = published.held_version(held)
+        if version is None:
+            return None
+        return (
+            api_cache.version_key(version),
+            version_tag(version.counter, request.get_full_path(), MEDIA_TYPE),
+            version.changed_at,
+        )
+    state = published.held_record_state(held, floor)
+    if state is None or not state[0]:
+        return None
+    digest, stamp = state
+    return digest, entity_tag(digest, MEDIA_TYPE), stamp

@@ -1,0 +1,239 @@
+"""Cached public reads answered before the views (api.hits): the answer the view gives, with
+the same headers, the same 304s and the same rate-limit count, in one round trip to Redis and
+no query; whatever it cannot answer exactly is left to the view."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api import hits
+from tests.conftest import publishing_settings, token_client
+from tests.test_throttling import assert_throttled, rates
+
+LIST = "/api/v1/groups/?platform=telegram"
+DETAIL = "/api/v1/platforms/telegram/"
+CACHED = [
+    "/api/v1/groups/",
+    LIST,
+    "/api/v1/organizations/?page_size=5&page=2",
+    "/api/v1/groups/?search=bitcoin",
+    "/api/v1/exchanges/?ordering=-name",
+    DETAIL,
+    "/api/v1/exchanges/okcoin/",
+    "/api/v1/organizations/tencent/",
+    "/api/v1/sources/star-2017-09-16-wechat-crackdown/",
+]
+#: Reads the view answers whatever the cache holds: errors, curators' views, other formats,
+#: other routes.
+OTHERS = [
+    "/api/v1/groups/?platform=telegram&unknown=1",
+    "/api/v1/platforms/no-such-platform/",
+    "/api/v1/groups/?format=json",
+    "/api/v1/groups.json",
+    "/api/v1/platforms/telegram.json",
+    "/api/v1/groups/?publication_status=draft",
+    "/api/v1/platforms/telegram/history/",
+    "/api/v1/",
+    "/api/v1/changes/",
+    "/api/v1/no-such-resource/",
+]
+ACCEPTS = [None, "*/*", "application/json", "text/html", "application/json; indent=2", "text/csv"]
+#: Headers that differ between any two answers (the request's id, the rate limit's count).
+VOLATILE = {"X-Request-ID", "RateLimit-Remaining", "RateLimit-Reset"}
+
+
+class Spy:
+    """Which requests api.hits answered (True) or left to the view (False)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.answered: list[bool] = []
+        answer = hits.answer
+
+        def spy(request):
+            response = answer(request)
+            self.answered.append(response is not None)
+            return response
+
+        monkeypatch.setattr(hits, "answer", spy)
+
+
+@pytest.fixture
+def spy(monkeypatch) -> Spy:
+    return Spy(monkeypatch)
+
+
+def view_only(monkeypatch):
+    """Every request is left to the view."""
+    monkeypatch.setattr(hits, "enabled", lambda: False)
+
+
+def answer_of(response) -> tuple:
+    headers = {name: value for name, value in response.headers.items() if name not in VOLATILE}
+    content = response.content
+    if response.get("Content-Type", "").startswith("text/html"):
+        content = None  # the browsable API's page holds a token of its own each time
+        headers.pop("Set-Cookie", None)
+    return response.status_code, content, headers
+
+
+def get(client, path: str, accept: str | None, conditions: dict):
+    extra = dict(conditions)
+    if accept is not None:
+        extra["HTTP_ACCEPT"] = accept
+    return client.get(path, **extra)
+
+
+def conditions_for(kind: str, first) -> dict:
+    etag, modified = first.get("ETag"), first.get("Last-Modified")
+    return {
+        "none": {},
+        "current": {"HTTP_IF_NONE_MATCH": etag} if etag else {},
+        "other": {"HTTP_IF_NONE_MATCH": '"other"'},
+        "any": {"HTTP_IF_NONE_MATCH": "*"},
+        "since": {"HTTP_IF_MODIFIED_SINCE": modified} if modified else {},
+        "failed match": {"HTTP_IF_MATCH": '"other"'},
+        "unmodified since": {"HTTP_IF_UNMODIFIED_SINCE": "Sat, 01 Jan 2000 00:00:00 GMT"},
+    }[kind]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    path=st.sampled_from(CACHED + OTHERS),
+    accept=st.sampled_from(ACCEPTS),
+    kind=st.sampled_from(
+        ["none", "current", "other", "any", "since", "failed match", "unmodified since"]
+    ),
+)
+@pytest.mark.django_db
+def test_an_answer_before_the_view_is_the_views_answer(api, publishing, path, accept, kind):
+    with pytest.MonkeyPatch.context() as patch:
+        view_only(patch)
+        first = get(api, path, accept, {})
+        get(api, path, accept, {})  # stored, if the view stores it
+        conditions = conditions_for(kind, first)
+        expected = get(api, path, accept, conditions)
+    with pytest.MonkeyPatch.context() as patch:
+        watched = Spy(patch)
+        found = get(api, path, accept, conditions)
+    assert answer_of(found) == answer_of(expected)
+    # It answers exactly the cached JSON reads it may answer, and leaves the rest.
+    plain = accept in (None, "*/*", "application/json")
+    sent = kind in ("none", "current", "other", "any", "since")
+    assert watched.answered == [path in CACHED and plain and sent]
+
+
+@pytest.mark.django_db
+def test_a_cached_read_is_one_script_in_redis_and_no_query(
+    api, publishing, spy, django_assert_num_queries
+):
+    redis = publishing.client()
+    for path in CACHED:
+        first = api.get(path)
+        assert first.status_code == 200, path
+        for conditions in ({}, {"HTTP_IF_NONE_MATCH": first["ETag"]}):
+            before = commands(redis)
+            with django_assert_num_queries(0):
+                again = api.get(path, **conditions)
+            # One script, and what it runs: the rate limit (SET, INCR), the floor, the version
+            # or the record's state, and the body (GET).
+            assert commands(redis) - before == SCRIPT_RUN, path
+            assert again.status_code == (304 if conditions else 200)
+            assert again["ETag"] == first["ETag"]
+            if not conditions:
+                assert again.content == first.content
+    assert spy.answered.count(True) == 2 * len(CACHED)
+
+
+SCRIPT_RUN = Counter({"evalsha": 1, "set": 1, "incr": 1, "get": 3})
+
+
+def commands(redis) -> Counter:
+    """Commands Redis has run, other than the INFO that asks."""
+    stats = redis.info("commandstats")
+    return Counter(
+        {
+            name.removeprefix("cmdstat_"): entry["calls"]
+            for name, entry in stats.items()
+            if name != "cmdstat_info"
+        }
+    )
+
+
+@pytest.mark.django_db
+def test_a_write_is_served_at_once(
+    api, curator_api, publishing, spy, django_capture_on_commit_callbacks
+):
+    before = api.get(DETAIL)
+    assert api.get(DETAIL).content == before.content
+    assert api.get(LIST).status_code == 200
+    assert api.get(LIST).status_code == 200
+    assert spy.answered[-3:] == [True, False, True]
+    with django_capture_on_commit_callbacks(execute=True):
+        write = curator_api.patch(f"{DETAIL}?reason=Renamed", {"name": "Telegram X"}, format="json")
+    assert write.status_code == 200, write.content
+    spy.answered.clear()
+    for _ in range(2):
+        assert api.get(DETAIL).json()["name"] == "Telegram X"
+        assert {g["platform"]["name"] for g in api.get(LIST).json()["results"]} == {"Telegram X"}
+        stale = api.get(DETAIL, HTTP_IF_NONE_MATCH=before["ETag"])
+        assert stale.status_code == 200
+        assert stale.json()["name"] == "Telegram X"
+    # Built by the view once after the write, then answered before it.
+    assert spy.answered == [False, False, True, True, True, True]
+
+
+@pytest.mark.django_db
+def test_a_request_with_credentials_is_left_to_the_view(api, curator, publishing, spy):
+    expected = api.get(DETAIL)
+    assert api.get(DETAIL).content == expected.content
+    spy.answered.clear()
+    with_token = token_client(curator)
+    assert with_token.get(DETAIL).content == expected.content
+    api.force_login(User.objects.get(pk=curator.pk))
+    assert api.get(DETAIL).content == expected.content
+    assert spy.answered == [False, False]
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_counts_each_request_once(api, publishing, spy):
+    with rates(anon="4/minute"):
+        assert api.get(DETAIL).status_code == 200  # built: left to the view
+        cached = api.get(DETAIL)
+        built = api.get("/api/v1/exchanges/okcoin/")
+        again = api.get(DETAIL)
+        throttled = api.get(DETAIL)
+    assert spy.answered == [False, True, False, True, False]
+    assert [r["RateLimit-Remaining"] for r in (cached, built, again)] == ["2", "1", "0"]
+    assert again.status_code == 200
+    assert_throttled(throttled, 4)
+
+
+@pytest.mark.django_db
+def test_without_its_cache_server_the_view_answers(api, publishing, spy):
+    expected = api.get(DETAIL)
+    down = "redis://127.0.0.1:1/0"  # nothing listens there
+    with override_settings(**publishing_settings(down)):
+        answer = api.get(DETAIL)
+    assert answer.status_code == 200
+    assert answer.content == expected.content
+    assert "RateLimit-Remaining" not in answer  # not counted: the rate limit fails open
+    assert spy.answered == [False, False]
+
+
+@pytest.mark.django_db
+def test_a_head_request_is_left_to_the_view(api, publishing, spy):
+    api.get(DETAIL)
+    api.get(DETAIL)
+    head = api.head(DETAIL)
+    assert head.status_code == 200
+    assert spy.answered == [False, True, False]
