@@ -30,13 +30,17 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 
+import cachetools
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
 from django.urls import Resolver404, get_urlconf, resolve
 from django.utils.cache import cc_delim_re, patch_vary_headers
 
@@ -57,8 +61,9 @@ VERSION_MARK = "{version}"
 # KEYS[1]: the rate limit's window, KEYS[2]: the floor, KEYS[3]: the published version or
 # record state. ARGV[1]: "1" to count the request, ARGV[2]: seconds the count is kept,
 # ARGV[3]: "list" or "detail", ARGV[4] and ARGV[5]: the response's key before and after its
-# version. Returns the count (false when not counted), the floor, the published value, the key
-# read (false when none) and the body (false when none).
+# version, ARGV[6]: the longest body returned. Returns the count (false when not counted), the
+# floor, the published value, the key read (false when none), and the body when it is no
+# longer than ARGV[6], else its length (false when there is none).
 SCRIPT = """
 local count = false
 if ARGV[1] == '1' then
@@ -80,12 +85,31 @@ if held then
     end
     if version then
       key = ARGV[4] .. version .. ARGV[5]
-      body = redis.call('GET', key)
+      local length = redis.call('STRLEN', key)
+      if length > tonumber(ARGV[6]) then
+        body = length
+      elseif length > 0 then
+        body = redis.call('GET', key)
+      end
     end
   end
 end
 return {count, floor, held, key, body}
 """
+
+#: The longest body the script returns. A longer one (a page of a list) is read with a GET of
+#: its own, once the answer is known to be a 200: a script's reply is copied through Lua, which
+#: costs more than a round trip for bodies of some tens of kilobytes, and a 304 needs none.
+INLINE_BYTES = 16_384
+
+#: Bodies longer than INLINE_BYTES are kept in each process's memory too, under their key, up
+#: to this many bytes in all (the least recently used go first). A key names one version of
+#: one URL's answer (a list's holds the dataset's version, a record's the digest of its
+#: representation), so what it holds never changes: a copy is as right as Redis's, and the
+#: script still tells, on every request, whether the key is the current one.
+LONG_BODIES_BYTES = 32 * 1024 * 1024
+_long_bodies: cachetools.LRUCache = cachetools.LRUCache(LONG_BODIES_BYTES, getsizeof=len)
+_long_bodies_lock = threading.Lock()
 
 #: The media type of every answer given here (the JSON renderer's).
 MEDIA_TYPE = JSONRenderer.media_type
@@ -102,6 +126,11 @@ class Route:
 
 
 _routes: dict[object, Route | None] = {}
+#: The middleware below this one (settings.MIDDLEWARE) that add headers to a public read.
+_INNER = (
+    XFrameOptionsMiddleware(lambda request: None),
+    CommonMiddleware(lambda request: None),
+)
 _scripts: dict[int, object] = {}
 
 
@@ -205,7 +234,14 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
                 published.FLOOR_KEY,
                 state_key,
             ],
-            args=["1" if rate else "0", timeout, found_route.kind, head, tail],
+            args=[
+                "1" if rate else "0",
+                timeout,
+                found_route.kind,
+                head,
+                tail,
+                0 if conditional(request) else INLINE_BYTES,
+            ],
         )
     except Exception:
         logger.warning("Cache unavailable; the view answers.", exc_info=True)
@@ -229,17 +265,58 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
     if response is not None and response.status_code != 304:
         return None  # a 412: the view answers it in the API's error shape
     if response is None:
-        response = HttpResponse(backend._cache._serializer.loads(body), content_type=MEDIA_TYPE)
-    # As DRF's dispatch, then the view, leave the answer (the session middleware adds Cookie
-    # to Vary once the user is looked up, as DRF's session authentication looks it up).
+        if isinstance(body, int):  # its length: the body is kept here, or read now
+            body = long_body(client, read_key, backend)
+            if body is None:
+                return None
+        else:
+            body = backend._cache._serializer.loads(body)
+        response = HttpResponse(body, content_type=MEDIA_TYPE)
+    # As DRF's dispatch, then the view, leave the answer.
     for name, value in found_route.headers.items():
         if name == "Vary":
             patch_vary_headers(response, cc_delim_re.split(value))
         else:
             response.headers[name] = value
     set_validators(response, etag, stamp)
-    request.user.is_authenticated  # noqa: B018 - anonymous, as the view finds it
+    # As the middleware below this one leave it: the session middleware adds Cookie to Vary
+    # (DRF's session authentication reads the session), then the common and the clickjacking
+    # middleware give the length and X-Frame-Options.
+    patch_vary_headers(response, ("Cookie",))
+    for middleware in _INNER:
+        response = middleware.process_response(request, response)
     return response
+
+
+def long_body(client, key: bytes, backend) -> bytes | None:
+    """A body longer than INLINE_BYTES: this process's copy, or Redis's (then copied here)."""
+    with _long_bodies_lock:
+        body = _long_bodies.get(key)
+    if body is not None:
+        return body
+    try:
+        stored = client.get(key)
+    except Exception:
+        logger.warning("Cache unavailable; the view answers.", exc_info=True)
+        return None
+    if stored is None:
+        return None
+    body = backend._cache._serializer.loads(stored)
+    if len(body) <= LONG_BODIES_BYTES:
+        with _long_bodies_lock:
+            _long_bodies[key] = body
+    return body
+
+
+def forget() -> None:
+    """Drop this process's copies of long bodies."""
+    with _long_bodies_lock:
+        _long_bodies.clear()
+
+
+def conditional(request: HttpRequest) -> bool:
+    """Whether the request may be answered 304 (then its body is not read at first)."""
+    return "HTTP_IF_NONE_MATCH" in request.META or "HTTP_IF_MODIFIED_SINCE" in request.META
 
 
 def _text(value: bytes | None) -> str | None:

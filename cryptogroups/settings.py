@@ -104,6 +104,9 @@ MIDDLEWARE = [
     "api.middleware.limit_request_body",
     "api.middleware.api_headers",
     "corsheaders.middleware.CorsMiddleware",
+    # A public read the cache holds is answered here, before sessions, URL routing and DRF,
+    # with the headers the middleware below would add (api.hits; with PUBLISH_VERSIONS).
+    "api.middleware.cached_reads",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -177,9 +180,6 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {**database(DATABASE_REPLICA_URL), "TEST": {"MIRROR": "default"}}
     DATABASE_ROUTERS = ["cryptogroups.routers.ReplicaRouter"]
     MIDDLEWARE.append("cryptogroups.routers.route_requests")
-# Last: a public read the cache holds is answered with every header the stack above gives it,
-# before URL routing and DRF (api.hits; with PUBLISH_VERSIONS and Redis only).
-MIDDLEWARE.append("api.middleware.cached_reads")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,6 +12,7 @@ from django.test import override_settings
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from api import hits
 from cryptogroups import models
 from cryptogroups.roles import CURATORS_GROUP, ensure_curators_group
 from cryptogroups.wsgi import make_application
@@ -36,6 +37,7 @@ def _empty_cache():
     """Each test starts with an empty cache: versions of the dataset repeat across tests, whose
     transactions are rolled back, which never happens to a real database."""
     cache.clear()
+    hits.forget()
 
 
 @pytest.fixture(scope="session")

@@ -137,24 +137,36 @@ def test_a_cached_read_is_one_script_in_redis_and_no_query(
     api, publishing, spy, django_assert_num_queries
 ):
     redis = publishing.client()
+    sizes = []
     for path in CACHED:
         first = api.get(path)
         assert first.status_code == 200, path
+        sizes.append(len(first.content))
         for conditions in ({}, {"HTTP_IF_NONE_MATCH": first["ETag"]}):
             before = commands(redis)
             with django_assert_num_queries(0):
                 again = api.get(path, **conditions)
-            # One script, and what it runs: the rate limit (SET, INCR), the floor, the version
-            # or the record's state, and the body (GET).
-            assert commands(redis) - before == SCRIPT_RUN, path
+            # One script, and what it runs: the rate limit (SET, INCR), the floor and the
+            # version or the record's state (GET), the body's length (STRLEN); then the body
+            # (GET: in the script up to INLINE_BYTES, after it above, the first time), unless
+            # the answer is a 304, which reads no body.
+            expected = SCRIPT_RUN + Counter({} if conditions else {"get": 1})
+            assert commands(redis) - before == expected, path
             assert again.status_code == (304 if conditions else 200)
             assert again["ETag"] == first["ETag"]
             if not conditions:
                 assert again.content == first.content
-    assert spy.answered.count(True) == 2 * len(CACHED)
+        # A long body is now kept in the process too: the script alone answers.
+        before = commands(redis)
+        assert api.get(path).content == first.content
+        read = Counter({"get": 1}) if len(first.content) <= hits.INLINE_BYTES else Counter()
+        assert commands(redis) - before == SCRIPT_RUN + read, path
+    assert spy.answered.count(True) == 3 * len(CACHED)
+    # Bodies read in the script and after it.
+    assert min(sizes) < hits.INLINE_BYTES < max(sizes)
 
 
-SCRIPT_RUN = Counter({"evalsha": 1, "set": 1, "incr": 1, "get": 3})
+SCRIPT_RUN = Counter({"evalsha": 1, "set": 1, "incr": 1, "get": 2, "strlen": 1})
 
 
 def commands(redis) -> Counter:
