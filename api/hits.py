@@ -138,19 +138,22 @@ def enabled() -> bool:
     return published.enabled() and api_cache.enabled() and isinstance(caches["default"], RedisCache)
 
 
-#: How many paths' routes are kept (a path and its route take a few hundred bytes).
+#: How many paths' routes are kept, and the longest path kept (a longer one is resolved each
+#: time): at most a few megabytes, whatever paths clients send.
 ROUTES_KEPT = 10_000
+ROUTE_PATH_KEPT = 200
 
 
 def route(request: HttpRequest) -> tuple[Route, str | None] | None:
     """The list or detail route the path leads to, and the record's slug; None for any other
     path."""
-    return _route(
-        request.urlconf if hasattr(request, "urlconf") else get_urlconf(), request.path_info
-    )
+    urlconf = request.urlconf if hasattr(request, "urlconf") else get_urlconf()
+    path = request.path_info
+    if len(path) > ROUTE_PATH_KEPT:
+        return _route(urlconf, path)
+    return _kept_route(urlconf, path)
 
 
-@functools.lru_cache(maxsize=ROUTES_KEPT)
 def _route(urlconf: str | None, path: str) -> tuple[Route, str | None] | None:
     try:
         match = resolve(path, urlconf)
@@ -163,6 +166,9 @@ def _route(urlconf: str | None, path: str) -> tuple[Route, str | None] | None:
     if found is None or "format" in match.kwargs:
         return None
     return found, match.kwargs.get("slug")
+
+
+_kept_route = functools.lru_cache(maxsize=ROUTES_KEPT)(_route)
 
 
 def _route_of(view) -> Route | None:
