@@ -272,7 +272,7 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
         return None  # a 412: the view answers it in the API's error shape
     if response is None:
         if isinstance(body, int):  # its length: the body is kept here, or read now
-            body = long_body(client, read_key, backend)
+            body = long_body(api_cache.key(found_route.kind, version, uri, MEDIA_TYPE))
             if body is None:
                 return None
         else:
@@ -294,23 +294,16 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
     return response
 
 
-def long_body(client, key: bytes, backend) -> bytes | None:
-    """A body longer than INLINE_BYTES: this process's copy, or Redis's (then copied here)."""
+def long_body(cache_key: str) -> bytes | None:
+    """A body longer than INLINE_BYTES: this process's copy, or the cache's (then copied
+    here); None when neither has it."""
     with _long_bodies_lock:
-        body = _long_bodies.get(key)
-    if body is not None:
-        return body
-    try:
-        stored = client.get(key)
-    except Exception:
-        logger.warning("Cache unavailable; the view answers.", exc_info=True)
-        return None
-    if stored is None:
-        return None
-    body = backend._cache._serializer.loads(stored)
-    if len(body) <= LONG_BODIES_BYTES:
-        with _long_bodies_lock:
-            _long_bodies[key] = body
+        body = _long_bodies.get(cache_key)
+    if body is None:
+        body = api_cache.get(cache_key)
+        if body is not None and len(body) <= LONG_BODIES_BYTES:
+            with _long_bodies_lock:
+                _long_bodies[cache_key] = body
     return body
 
 
