@@ -28,6 +28,7 @@ refuse: the response cache and the published versions live on one Redis server (
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import math
 import threading
@@ -102,13 +103,22 @@ return {count, floor, held, key, body}
 #: costs more than a round trip for bodies of some tens of kilobytes, and a 304 needs none.
 INLINE_BYTES = 16_384
 
-#: Bodies longer than INLINE_BYTES are kept in each process's memory too, under their key, up
-#: to this many bytes in all (the least recently used go first). A key names one version of
-#: one URL's answer (a list's holds the dataset's version, a record's the digest of its
-#: representation), so what it holds never changes: a copy is as right as Redis's, and the
-#: script still tells, on every request, whether the key is the current one.
+#: Bodies longer than INLINE_BYTES are kept in each process's memory too, under their key in
+#: Redis, up to this many bytes in all, entries' own overhead included (the least recently
+#: used go first). A key names one version of one URL's answer (a list's holds the dataset's
+#: version, a record's the digest of its representation), and the script still tells, on
+#: every request, whether it is the current one. A copy is used only while the stored value
+#: has the length it had when copied, so one written again (by a process that built it
+#: differently) is read again.
 LONG_BODIES_BYTES = 32 * 1024 * 1024
-_long_bodies: cachetools.LRUCache = cachetools.LRUCache(LONG_BODIES_BYTES, getsizeof=len)
+ENTRY_OVERHEAD_BYTES = 512
+
+
+def _entry_size(entry: tuple[int, bytes]) -> int:
+    return len(entry[1]) + ENTRY_OVERHEAD_BYTES
+
+
+_long_bodies: cachetools.LRUCache = cachetools.LRUCache(LONG_BODIES_BYTES, getsizeof=_entry_size)
 _long_bodies_lock = threading.Lock()
 
 #: The media type of every answer given here (the JSON renderer's).
@@ -181,6 +191,14 @@ def _route_of(view) -> Route | None:
     kind = {"list": "list", "retrieve": "detail"}.get(actions.get("get"))
     if kind is None or cls.renderer_classes[0] is not JSONRenderer:
         return None
+    # Only what answers reads as RecordViewSet does: a view set that reads, or finishes an
+    # answer, its own way is left to do so.
+    # (The schema's decorators wrap list and retrieve in each view set: compare what they wrap.)
+    if not all(
+        inspect.unwrap(getattr(cls, name)) is inspect.unwrap(getattr(RecordViewSet, name))
+        for name in ("list", "retrieve", "cached", "cache_key", "finalize_response", "initial")
+    ):
+        return None
     # The headers DRF's dispatch gives, from a view set up as its as_view() sets one up.
     instance = cls(**view.initkwargs)
     actions.setdefault("head", actions["get"])
@@ -193,7 +211,9 @@ def _route_of(view) -> Route | None:
 def answerable(request: HttpRequest) -> bool:
     if request.method != "GET" or "HTTP_AUTHORIZATION" in request.META:
         return False
-    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+    # A session may be a curator's; a CSRF cookie may be renewed by the CSRF middleware.
+    cookies = request.COOKIES
+    if settings.SESSION_COOKIE_NAME in cookies or settings.CSRF_COOKIE_NAME in cookies:
         return False
     if request.META.get("HTTP_ACCEPT") not in ACCEPTED:
         return False
@@ -226,9 +246,12 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
     else:
         state_key = published.record_key(found_route.resource, slug)
     backend = caches["default"]
-    head, tail = backend.make_key(
-        api_cache.key(found_route.kind, VERSION_MARK, uri, MEDIA_TYPE)
-    ).split(VERSION_MARK)
+    parts = backend.make_key(api_cache.key(found_route.kind, VERSION_MARK, uri, MEDIA_TYPE)).split(
+        VERSION_MARK
+    )
+    if len(parts) != 2:
+        return None  # a KEY_FUNCTION that does not keep the key whole
+    head, tail = parts
     try:
         client = backend._cache.get_client(head, write=True)
         script = _scripts.get(id(client))
@@ -272,11 +295,17 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
         return None  # a 412: the view answers it in the API's error shape
     if response is None:
         if isinstance(body, int):  # its length: the body is kept here, or read now
-            body = long_body(api_cache.key(found_route.kind, version, uri, MEDIA_TYPE))
+            body = long_body(
+                read_key, body, api_cache.key(found_route.kind, version, uri, MEDIA_TYPE)
+            )
             if body is None:
                 return None
         else:
-            body = backend._cache._serializer.loads(body)
+            try:
+                body = backend._cache._serializer.loads(body)
+            except Exception:
+                logger.warning("A cached body could not be read; the view answers.", exc_info=True)
+                return None
         response = HttpResponse(body, content_type=MEDIA_TYPE)
     # As DRF's dispatch, then the view, leave the answer.
     for name, value in found_route.headers.items():
@@ -294,16 +323,20 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
     return response
 
 
-def long_body(cache_key: str) -> bytes | None:
-    """A body longer than INLINE_BYTES: this process's copy, or the cache's (then copied
-    here); None when neither has it."""
+def long_body(redis_key: bytes, length: int, cache_key: str) -> bytes | None:
+    """A body longer than INLINE_BYTES, stored with ``length`` bytes under ``redis_key`` (the
+    response cache's ``cache_key``): this process's copy, or the cache's (then copied here);
+    None when the cache does not have it."""
     with _long_bodies_lock:
-        body = _long_bodies.get(cache_key)
-    if body is None:
-        body = api_cache.get(cache_key)
-        if body is not None and len(body) <= LONG_BODIES_BYTES:
+        entry = _long_bodies.get(redis_key)
+    if entry is not None and entry[0] == length:
+        return entry[1]
+    body = api_cache.get(cache_key)
+    if body is not None and len(body) > INLINE_BYTES:
+        entry = (length, body)
+        if _entry_size(entry) <= LONG_BODIES_BYTES:
             with _long_bodies_lock:
-                _long_bodies[cache_key] = body
+                _long_bodies[redis_key] = entry
     return body
 
 

@@ -4,6 +4,7 @@ no query; whatever it cannot answer exactly is left to the view."""
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api import hits
+from cryptogroups import published
 from tests.conftest import publishing_settings, token_client
 from tests.test_throttling import assert_throttled, rates
 
@@ -117,6 +119,7 @@ def conditions_for(kind: str, first) -> dict:
 )
 @pytest.mark.django_db
 def test_an_answer_before_the_view_is_the_views_answer(api, publishing, path, accept, kind):
+    api.cookies.clear()  # the browsable API's pages set a CSRF cookie
     with pytest.MonkeyPatch.context() as patch:
         view_only(patch)
         first = get(api, path, accept, {})
@@ -130,7 +133,7 @@ def test_an_answer_before_the_view_is_the_views_answer(api, publishing, path, ac
     # It answers exactly the cached JSON reads it may answer, and leaves the rest.
     plain = accept in (None, "*/*", "application/json")
     sent = kind in ("none", "current", "other", "any", "since")
-    assert watched.answered == [path in CACHED and plain and sent]
+    assert watched.answered == [path in CACHED and plain and sent], (path, accept, kind)
 
 
 @pytest.mark.django_db
@@ -215,6 +218,60 @@ def test_a_request_with_credentials_is_left_to_the_view(api, curator, publishing
     api.force_login(User.objects.get(pk=curator.pk))
     assert api.get(DETAIL).content == expected.content
     assert spy.answered == [False, False]
+
+
+@pytest.mark.django_db
+def test_a_request_with_a_csrf_cookie_is_left_to_the_view(api, publishing, spy):
+    """The CSRF middleware renews a malformed CSRF cookie in its answer."""
+    expected = api.get(DETAIL)
+    assert api.get(DETAIL).content == expected.content
+    api.cookies["csrftoken"] = "malformed"
+    renewed = api.get(DETAIL)
+    assert renewed.content == expected.content
+    assert renewed.cookies["csrftoken"].value != "malformed"
+    assert spy.answered == [False, True, False]
+
+
+@pytest.mark.django_db
+def test_a_fenced_version_or_state_is_left_to_the_view(api, publishing, spy):
+    """A change about to commit fences what it changes (cryptogroups.published): until it is
+    published, the view answers from the database."""
+    redis = publishing.client()
+    for path, key in (
+        (LIST, published.VERSION_KEY),
+        (DETAIL, published.record_key("platforms", "telegram")),
+    ):
+        expected = api.get(path)
+        assert api.get(path).content == expected.content
+        counter = int(redis.get(key).split(b"|", 1)[0])
+        redis.set(key, f"{counter + 1}|f|")
+        assert api.get(path).content == expected.content
+    assert spy.answered == [False, True, False, False, True, False]
+
+
+@pytest.mark.django_db
+def test_a_long_body_written_again_is_read_again(api, publishing, spy):
+    """A copy of a long body kept in the process is used while the stored value is the one it
+    copied: one written again (another length) is read again."""
+    redis = publishing.client()
+    first = api.get(LIST)
+    assert len(first.content) > hits.INLINE_BYTES
+    assert api.get(LIST).content == first.content  # read, and copied
+    (key,) = redis.keys("cryptogroups:1:api:list:*")
+    rewritten = first.content.replace(b"telegram", b"TELEGRAM")
+    assert rewritten != first.content
+    redis.set(key, pickle.dumps(rewritten + b" "))
+    assert api.get(LIST).content == rewritten + b" "
+    assert spy.answered == [False, True, True]
+
+
+@pytest.mark.django_db
+def test_short_bodies_are_not_kept_in_the_process(api, publishing):
+    first = api.get(DETAIL)
+    assert len(first.content) <= hits.INLINE_BYTES
+    assert api.get(DETAIL, HTTP_IF_NONE_MATCH='"other"').content == first.content
+    assert api.get(DETAIL).content == first.content
+    assert len(hits._long_bodies) == 0
 
 
 @pytest.mark.django_db
