@@ -50,6 +50,7 @@ from django.conf import settings
 from django.db import models
 
 from .models import DatasetVersion
+from .routers import may_read_replica
 
 logger = logging.getLogger(__name__)
 
@@ -206,12 +207,20 @@ def version() -> Version | None:
 
 
 def current_version() -> Version | DatasetVersion:
-    """The public dataset's version: published, or read from the database (and offered)."""
-    held = version()
-    if held is not None:
-        return held
+    """The public dataset's version: published, or read from the database (and offered).
+
+    A request whose reads may go to a streaming replica (cryptogroups.routers) reads the
+    version there: the primary's published version may be ahead of the rows the replica
+    gives, and a list built from them must carry, and be cached under, their own version. A
+    version read there is not offered: it may be older than what the primary committed."""
+    on_replica = may_read_replica()
+    if not on_replica:
+        held = version()
+        if held is not None:
+            return held
     row = DatasetVersion.current()
-    offer_version(row.counter, row.changed_at)
+    if not on_replica:
+        offer_version(row.counter, row.changed_at)
     return row
 
 

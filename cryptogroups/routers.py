@@ -142,6 +142,12 @@ def read_from_primary() -> None:
         mark.alias = PRIMARY
 
 
+def may_read_replica() -> bool:
+    """Whether the current request's reads go, or may go, to the replica."""
+    mark = _marked.get()
+    return mark is not None and mark.alias != PRIMARY
+
+
 def read_alias() -> str:
     """The database the current read goes to."""
     mark = _marked.get()

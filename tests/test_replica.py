@@ -28,6 +28,7 @@ from cryptogroups import routers
 from cryptogroups.models import Organization
 from tests.appserver import AppServer, manage, prepare_database
 from tests.pgserver import PostgresServer, private_server
+from tests.redisserver import RedisServer, require_redis
 
 DBNAME = "cryptogroups"
 
@@ -193,6 +194,58 @@ def test_anonymous_reads_lag_on_the_replica_while_curators_read_their_writes(dep
         # The record's tag is the primary's: a request with a session cookie reads there.
         on_primary = anonymous.get(d.path, headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}=x"})
         assert anonymous.get(d.path).headers["ETag"] == on_primary.headers["ETag"]
+
+
+@pytest.mark.servers
+def test_a_list_read_from_a_lagging_replica_carries_the_replicas_version(deployment):
+    """With PUBLISH_VERSIONS the primary publishes each version in Redis, ahead of a lagging
+    replica. An anonymous list reads the replica's rows, so it carries, and is cached under,
+    the replica's version: a page built while the replica lagged is not served, once it has
+    caught up, for the version it did not hold."""
+    d = deployment
+    listing = "/api/v1/organizations/?page_size=100"
+    before = stored_name(d.primary, d.slug)
+    new_name = f"{before} (published)"
+    with (
+        RedisServer(require_redis()) as cache_server,
+        AppServer(
+            workers=1,
+            threads=2,
+            DATABASE_URL=d.primary.url(DBNAME),
+            DATABASE_REPLICA_URL=d.replica.url(DBNAME),
+            REDIS_URL=cache_server.url,
+            PUBLISH_VERSIONS="1",
+            API_CACHE_SECONDS="3600",
+            PGAPPNAME=APP_NAME,
+        ) as app,
+        app.client() as anonymous,
+        app.client(headers={"Authorization": f"Token {d.token}"}) as curator,
+    ):
+
+        def names() -> set[str]:
+            return {record["name"] for record in anonymous.get(listing).json()["results"]}
+
+        assert before in names()
+        d.replica.execute("SELECT pg_wal_replay_pause()", DBNAME)
+        try:
+            wait_for(
+                lambda: scalar(d.replica, "SELECT pg_get_wal_replay_pause_state()") == "paused",
+                "the replica's replay to pause",
+            )
+            written = curator.patch(
+                d.path, params={"reason": "Published versions"}, json={"name": new_name}
+            )
+            assert written.status_code == 200, written.text
+            for _ in range(3):  # built from the paused replica, then from the cache
+                lagging = anonymous.get(listing)
+                assert before in {record["name"] for record in lagging.json()["results"]}
+            current = curator.get(listing)
+            assert new_name in {record["name"] for record in current.json()["results"]}
+            assert lagging.headers["ETag"] != current.headers["ETag"]
+        finally:
+            d.replica.execute("SELECT pg_wal_replay_resume()", DBNAME)
+        wait_for(lambda: new_name in names(), "the list to show the replayed write")
+        assert before not in names()
 
 
 def feed_end(client: httpx.Client) -> str:
