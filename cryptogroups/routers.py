@@ -10,7 +10,8 @@ Which requests read from the replica
 
     An anonymous read may lag behind the primary by the replica's replay delay. Within one
     request every read goes to the same server, so the dataset version a response is tagged
-    and cached with (api/cache.py) is the version its body was built from.
+    and cached with (api/cache.py) is the version its body was built from; with published
+    versions too, which such a request does not take from Redis (``may_read_replica``).
 
 What never reads from the replica
     Writes go to the primary (``db_for_write``), and so do ``select_for_update()`` and every
