@@ -11,7 +11,9 @@ It answers only what it can answer exactly, and hands everything else to the vie
 
 - a ``GET`` of a resource's list or detail route (no format suffix, no ``format`` or
   ``publication_status`` parameter), asking for JSON (no ``Accept``, ``*/*`` or
-  ``application/json``), with no credentials (no ``Authorization`` header, no session cookie);
+  ``application/json``), with no credentials (no ``Authorization`` header, no session cookie)
+  and no CSRF cookie (the CSRF middleware may renew one in its answer), to a view set that
+  reads as RecordViewSet does;
 - a version (or a public record's state) that Redis holds committed (cryptogroups.published),
   and a body stored under the key the view would read for it (api.cache): only a request the
   view answered with that body, for the same URL and media type, stores one;
