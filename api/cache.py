@@ -6,10 +6,12 @@ digest of its representation, so a change to one record leaves the others' entri
 Nothing is ever invalidated by hand, and an entry can only be served for the version it was
 made for.
 
-A list's count is kept the same way, under the public dataset's version and the list's
-filters, for ``API_COUNT_CACHE_SECONDS`` (it stays exact: a change to public data moves the
-version). It is kept even when responses are not (``API_CACHE_SECONDS=0``): counting a
-million rows costs far more than building a page.
+A list's count, its waypoints and a search's matches are kept under the list's filters and
+the last change to the fields they read (api.depends: a description edited leaves the count
+of a list filtered by platform in place), for ``API_COUNT_CACHE_SECONDS``. They stay exact: a
+change to a field they read, or to any record's visibility, moves their key. They are kept
+even when responses are not (``API_CACHE_SECONDS=0``): counting a million rows costs far more
+than building a page.
 
 A response is built once at a time: after a change, when many requests ask for the same URL,
 one builds its answer and the others wait for it (``build_once``), up to

@@ -7,8 +7,8 @@ whole number from 1; a malformed page is a 400 and a page past the last one is a
 
 A page by number is read from the list's index: deep in a list, from the nearest waypoint
 before it (``WAYPOINT_STRIDE``); in a searched list, from the keys of its matches, kept in order
-(``KEPT_SLICE``). Both are found once per dataset version and kept beside the list's count,
-under the same key, so they are never used for another version of the list.
+(``KEPT_SLICE``). Both are found once and kept, like the list's count, until a change to a
+field they read (``api.depends``): never used for another state of the list's order.
 
 A list read with ``cursor`` is paged by key instead (keyset pagination): ``cursor=start`` is
 the first page, and the ``next`` and ``previous`` links carry an opaque cursor that holds the
@@ -60,11 +60,14 @@ MAX_KEPT_MATCHES = 200_000
 
 
 class CachedCountPaginator(DjangoPaginator):
-    """Django's paginator, with the count kept in the cache under the dataset's version and
-    the list's filters (``count_key``): every page of a list shares it, and counting a large
-    table is done once per version."""
+    """Django's paginator, with the count kept in the cache under the list's filters and the
+    last change to the fields they read (``count_key``, see api.depends): every page of a list
+    shares it, and counting a large table is done again only when a change may alter it."""
 
     count_key: str | None = None
+    #: Where the list's positions (its waypoints, a search's matches) are kept: like the
+    #: count, and by the fields of its order too (api.depends).
+    positions_key: str | None = None
 
     def page(self, number):
         """A page of rows. The page's primary keys are found first, in a subquery that an
@@ -105,7 +108,7 @@ class CachedCountPaginator(DjangoPaginator):
         count is not kept or the cache does not answer (nothing would keep them)."""
         keys = self.keys
         counted = api_cache.enabled(settings.API_COUNT_CACHE_SECONDS)
-        if not counted or self.count_key is None or not keys.query.order_by:
+        if not counted or self.positions_key is None or not keys.query.order_by:
             return None
         names = [name for name, _ in ordering_terms(keys)]
 
@@ -118,7 +121,7 @@ class CachedCountPaginator(DjangoPaginator):
             return [tuple(row) for row in marks]
 
         return api_cache.get_or_keep(
-            f"{self.count_key}:waypoints:{WAYPOINT_STRIDE}:{self.order}",
+            f"{self.positions_key}:waypoints:{WAYPOINT_STRIDE}",
             find,
             settings.API_COUNT_CACHE_SECONDS,
         )
@@ -127,24 +130,19 @@ class CachedCountPaginator(DjangoPaginator):
     searched = False
 
     @property
-    def order(self) -> str:
-        """The list's order, as it would be written in ``ordering=``."""
-        terms = ordering_terms(self.keys)
-        return ",".join(f"-{name}" if descending else name for name, descending in terms)
-
-    @property
     def keeps_matches(self) -> bool:
         return (
             self.searched
             and self.count_key is not None
+            and self.positions_key is not None
             and api_cache.enabled(settings.API_COUNT_CACHE_SECONDS)
             and bool(self.keys.query.order_by)
         )
 
     @property
     def kept_prefix(self) -> str:
-        """Where a searched list's matches are kept: beside its count, for its order."""
-        return f"{self.count_key}:kept:{KEPT_SLICE}:{self.order}"
+        """Where a searched list's matches are kept: with its positions (for its order)."""
+        return f"{self.positions_key}:kept:{KEPT_SLICE}"
 
     #: The matches found by this request (see ``keep_matches``), if it found them.
     found_matches: list[int] | None = None
@@ -393,6 +391,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         self.request = request
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))
         paginator.count_key = getattr(view, "count_key", None)
+        paginator.positions_key = getattr(view, "positions_key", None)
         paginator.records = getattr(view, "records", None)
         paginator.searched = searched(request, view)
         cursor = self.get_cursor(request)

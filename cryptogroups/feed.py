@@ -23,6 +23,10 @@ How it stays exact:
   appends as a flush does. Until every noted relation is done the feed is catching up: its
   pages say so. A relation noted again is taken again from its start, as the rows already
   looked at were looked at before the new change.
+- A flush also notes which fields of public records it saw change (``DatasetVersion.moved``,
+  from a short digest of each field kept in ``FeedState``), and whether a record's visibility
+  did: a list's count and positions, which read a few fields, are kept until one of those
+  moves (``api.views.reads``), not until any change.
 - Changes are appended only under that lock, so their ids increase in commit order, and every
   transaction still running will append ids above those already committed. A page of the feed
   is therefore complete up to its last entry.
@@ -54,7 +58,7 @@ from django.db.models.signals import m2m_changed, post_save, pre_delete
 from . import models as domain
 from . import published
 from .choices import ChangeOperation
-from .models.version import next_stamp
+from .models.version import VISIBILITY, next_stamp
 from .resources import LINK_MODELS, RESOURCE_MODELS, RESOURCES
 
 # --- Representations -----------------------------------------------------------------------------
@@ -104,6 +108,45 @@ def prepare() -> None:
     """Compile what the feed needs of every representation, once (an app server does it
     before its workers fork, so that no first write pays for it)."""
     readers_of(RESOURCE_MODELS[0])
+
+
+def field_digests(
+    model: type[models.Model], pks: list[int], *, using: str = DEFAULT_DB_ALIAS
+) -> dict[int, dict[str, str]]:
+    """A short digest of each field of each record (its own columns, and the keys its
+    many-to-many fields link to), by name: comparing two tells which fields moved. One query,
+    and one per many-to-many field."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    rows = model._default_manager.using(using).filter(pk__in=pks)
+    found = {
+        pk: {field.name: _short(value) for field, value in zip(fields, values, strict=True)}
+        for pk, *values in rows.values_list("pk", *(field.attname for field in fields))
+    }
+    for field in model._meta.many_to_many:
+        through = field.remote_field.through._default_manager.using(using)
+        source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+        linked: dict[int, list] = {pk: [] for pk in found}
+        for pk, other in through.filter(**{f"{source}__in": list(found)}).values_list(
+            source, target
+        ):
+            linked[pk].append(other)
+        for pk, others in linked.items():
+            found[pk][field.name] = _short(sorted(others))
+    return found
+
+
+def _short(value) -> str:
+    return hashlib.blake2b(repr(value).encode(), digest_size=6).hexdigest()
+
+
+def moved_fields(model: type[models.Model], before: dict, after: dict) -> set[str]:
+    """The names, as ``DatasetVersion.moved`` holds them, of the fields whose digests differ."""
+    label = model._meta.label_lower
+    return {
+        f"{label}.{name}"
+        for name in before.keys() | after.keys()
+        if before.get(name) != after.get(name)
+    }
 
 
 def digest(document: dict) -> str:
@@ -260,6 +303,7 @@ def set_baseline(
     recorded = 0
     for start in range(0, len(pks), batch):
         chunk = pks[start : start + batch]
+        fields = field_digests(model, chunk)
         states = [
             domain.FeedState(
                 content_type=content_type,
@@ -268,6 +312,7 @@ def set_baseline(
                 slug=slug,
                 digest=digest(document),
                 changed_at=stamp,
+                field_digests=fields.get(pk, {}),
             )
             for pk, slug, document in _bulk_representer(model, chunk)
         ]
@@ -302,10 +347,10 @@ def flush(using: str = DEFAULT_DB_ALIAS) -> int:
         for p in pending:
             key = (p.content_type_id, p.object_id)
             noted[key] = noted.get(key, False) or p.expand
-        appended, states = spread(noted, using=using)
+        appended, states, moved = spread(noted, using=using)
         domain.PendingChange.objects.using(using).filter(pk__in=[p.pk for p in pending]).delete()
         if appended:
-            publish_on_commit(locked, states, using=using)
+            publish_on_commit(locked, states, moved, using=using)
         return appended
 
 
@@ -340,9 +385,9 @@ def fan_out(using: str = DEFAULT_DB_ALIAS, batch: int | None = None) -> int | No
             for other_model, pk in resources_of(row):
                 ct = ContentType.objects.db_manager(using).get_for_model(other_model).pk
                 noted.setdefault((ct, pk), False)
-        appended, states = spread(noted, using=using)
+        appended, states, moved = spread(noted, using=using)
         if appended:
-            publish_on_commit(locked, states, using=using)
+            publish_on_commit(locked, states, moved, using=using)
         return len(rows)
 
 
@@ -362,25 +407,31 @@ def catch_up(using: str = DEFAULT_DB_ALIAS, batch: int | None = None) -> int:
     return looked
 
 
-def publish_on_commit(locked, states: list[published.State], *, using: str) -> None:
-    """Move the dataset's version; fence it and the record states in Redis before the commit,
-    and publish them after it (cryptogroups.published)."""
-    counter, stamp = domain.DatasetVersion.bump(using=using, current=locked)
+def publish_on_commit(
+    locked, states: list[published.State], moved: set[str], *, using: str
+) -> None:
+    """Move the dataset's version, and note the fields that moved; fence the version and the
+    record states in Redis before the commit, and publish them after it
+    (cryptogroups.published)."""
+    counter, stamp = domain.DatasetVersion.bump(using=using, current=locked, moved=moved)
     published.fence(counter, states)
     transaction.on_commit(
         lambda: published.publish(counter, stamp, states), using=using, robust=True
     )
 
 
-def spread(noted: dict[tuple[int, int], bool], *, using: str) -> tuple[int, list[published.State]]:
+def spread(
+    noted: dict[tuple[int, int], bool], *, using: str
+) -> tuple[int, list[published.State], set[str]]:
     """Look at the noted records ((content type, primary key): expand) and, level by level,
     at the records related to each one that was expanded or changed, each once; append what
     changed. A relation of a record that reaches more than ``FEED_INLINE_RELATED`` rows is
     noted for the feed worker instead (``PendingFanout``). Returns the number of entries
-    appended and the public states changed."""
+    appended, the public states changed and the fields that moved (see ``look_at``)."""
     limit = settings.FEED_INLINE_RELATED
     seen: set[tuple[int, int]] = set()
     states: list[published.State] = []
+    moved: set[str] = set()
     appended = 0
     level = noted
     while level:
@@ -396,7 +447,12 @@ def spread(noted: dict[tuple[int, int], bool], *, using: str) -> tuple[int, list
             for start in range(0, len(items), settings.FEED_FANOUT_BATCH):
                 chunk = items[start : start + settings.FEED_FANOUT_BATCH]
                 changed, count = look_at(
-                    model, content_type_id, [pk for pk, _ in chunk], using=using, states=states
+                    model,
+                    content_type_id,
+                    [pk for pk, _ in chunk],
+                    using=using,
+                    states=states,
+                    moved=moved,
                 )
                 appended += count
                 # Everything next to a record written directly (the write may have changed
@@ -413,7 +469,7 @@ def spread(noted: dict[tuple[int, int], bool], *, using: str) -> tuple[int, list
                     if key not in seen:
                         following.setdefault(key, False)
         level = following
-    return appended, states
+    return appended, states, moved
 
 
 def reached_through(related_model: type[models.Model], model: type[models.Model]) -> set:
@@ -520,11 +576,14 @@ def look_at(
     *,
     using: str,
     states: list[published.State] | None = None,
+    moved: set[str] | None = None,
 ) -> tuple[set[int], int]:
     """Compare each record's public representation with what the feed last said of it;
     append the entries that bring the feed up to date, in the order of ``pks``. Returns the
     records whose public representation changed and how many entries were appended; adds
-    the public states it changed to ``states``."""
+    the public states it changed to ``states``, and to ``moved`` the fields of those records
+    whose digests changed (``field_digests``; all of a record's fields when it becomes public
+    or stops being, or had none kept) and ``VISIBILITY`` when a record's visibility did."""
     if _bulk_representer is None:
         raise ImproperlyConfigured("No representation of records is registered.")
     slugs = dict(model._default_manager.using(using).filter(pk__in=pks).values_list("pk", "slug"))
@@ -539,16 +598,22 @@ def look_at(
     entries: list[domain.Change] = []
     updated: list[domain.FeedState] = []
     changed: set[int] = set()
-    for pk in pks:
+    digests = {pk: digest(documents[pk]) if pk in documents else "" for pk in pks}
+    changing = [pk for pk in pks if digests[pk] != (known[pk].digest if pk in known else "")]
+    fields_now = field_digests(model, [pk for pk in changing if pk in documents], using=using)
+    for pk in changing:
         state = known.get(pk) or domain.FeedState(
             content_type_id=content_type_id, object_id=pk, digest=""
         )
         document = documents.get(pk)
-        new_digest = digest(document) if document is not None else ""
-        if new_digest == state.digest:
-            continue
+        new_digest = digests[pk]
         slug = slugs.get(pk)
         was_public = bool(state.digest)
+        now = fields_now.get(pk, {}) if document is not None else {}
+        if moved is not None:
+            moved.update(moved_fields(model, state.field_digests or {}, now))
+            if was_public != (document is not None):
+                moved.add(VISIBILITY)
         if was_public and (document is None or state.slug != slug):
             gone = ChangeOperation.DELETED if slug is None else ChangeOperation.RETRACTED
             entries.append(domain.Change(resource=state.resource, slug=state.slug, operation=gone))
@@ -566,6 +631,7 @@ def look_at(
         state.resource = resource if document is not None else ""
         state.slug = slug if document is not None else ""
         state.digest = new_digest
+        state.field_digests = now
         state.changed_at = next_stamp(state.changed_at)
         updated.append(state)
         changed.add(pk)

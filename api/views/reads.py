@@ -16,11 +16,15 @@ from rest_framework.response import Response
 
 from cryptogroups import feed, published
 from cryptogroups.choices import PublicationStatus
+from cryptogroups.models import DatasetVersion
+from cryptogroups.models.version import last_moved
 from cryptogroups.resources import RESOURCES
 
 from .. import cache as api_cache
-from .. import fast
+from .. import depends, fast
+from ..filters import searched
 from ..history import HistoryEntrySerializer, history_entries
+from ..pagination import ordering_terms
 from ..permissions import can_view_unpublished
 from ..renderers import JSONRenderer
 from ..representations import absolute_urls
@@ -72,9 +76,7 @@ class ReadMixin:
         if unchanged := self.unchanged(request):
             return unchanged
         if self.dataset_version is not None:
-            self.count_key = api_cache.key(
-                "count", api_cache.version_key(self.dataset_version), *self.count_parts(request)
-            )
+            self.count_key, self.positions_key = self.kept_keys(request, queryset)
         if self.format_kwarg:
             page = self.paginate_queryset(queryset)
             data = self.get_paginated_response(self.get_serializer(page, many=True).data).data
@@ -221,6 +223,30 @@ class ReadMixin:
     def unchanged_after(self, request) -> HttpResponseBase | None:
         """A 304 once the body is built, when its validators come from the body itself."""
         return self.unchanged(request) if self.built_digest is not None else None
+
+    def kept_keys(self, request, queryset) -> tuple[str, str]:
+        """Where a list's count, and its positions (waypoints, kept matches, see
+        api.pagination), are kept: under the last change to the fields each reads
+        (api.depends), or under the dataset's version when that cannot be told."""
+        parts = self.count_parts(request)
+        terms = ordering_terms(queryset)
+        counted = depends.count_fields(self, request, searched(request, self))
+        ordered = depends.order_fields(self.model, [name for name, _ in terms])
+        positioned = None if counted is None or ordered is None else counted | ordered
+        moved = getattr(self.dataset_version, "moved", None)
+        if moved is None and counted is not None:
+            moved = DatasetVersion.moved_fields()
+
+        def version(fields: set[str] | None) -> str:
+            if fields is None:
+                return api_cache.version_key(self.dataset_version)
+            return f"fields.{last_moved(moved, fields)}"
+
+        order = ",".join(f"-{name}" if descending else name for name, descending in terms)
+        return (
+            api_cache.key("count", version(counted), *parts),
+            api_cache.key("positions", version(positioned), *parts, order),
+        )
 
     def count_parts(self, request) -> list[str]:
         """What a list's count depends on: the path and the filters, not the page, its size or

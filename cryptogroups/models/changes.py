@@ -75,6 +75,13 @@ class FeedState(models.Model):
         help_text="When the record's public representation last changed, to the second; "
         "each change is at least a second after the one before (its Last-Modified).",
     )
+    field_digests = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A short digest of each of the record's fields as last published, by name "
+        "(empty while the record is not public, or not yet known): which fields a change "
+        "moved.",
+    )
 
     class Meta:
         constraints = [

@@ -9,6 +9,8 @@ validators come from its own public state (``FeedState``).
 
 from __future__ import annotations
 
+from calendar import timegm
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import models
@@ -28,6 +30,13 @@ class DatasetVersion(models.Model):
     changed_at = models.DateTimeField(
         default=timezone.now, help_text="When the dataset last changed (UTC)."
     )
+    moved = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="When each field of public records last changed (the change's time in whole "
+        "seconds since 1970), by 'app_label.model.field' ('public': a record's visibility; "
+        "'*': every field).",
+    )
 
     class Meta:
         constraints = [
@@ -44,21 +53,52 @@ class DatasetVersion(models.Model):
 
     @classmethod
     def bump(
-        cls, using: str = "default", current: DatasetVersion | None = None
+        cls,
+        using: str = "default",
+        current: DatasetVersion | None = None,
+        moved: Iterable[str] | None = None,
     ) -> tuple[int, datetime]:
         """Move the version forward; return its new counter and time. The caller holds the
-        row's lock (see the feed's flush) and may pass the row it read with it."""
+        row's lock (see the feed's flush) and may pass the row it read with it. ``moved``: the
+        fields of public records the change altered (see ``last_moved``); None, every field
+        (a change the feed did not look at, such as a bulk load)."""
         if current is None:
             current = cls.objects.using(using).filter(pk=1).first()
         stamp = next_stamp(current.changed_at if current else None)
+        counter = current.counter + 1 if current else 1
+        # Stamps only grow, by a second at least, and follow the clock: a database restored to
+        # an earlier state does not give one again (unlike its counter).
+        second = timegm(stamp.utctimetuple())
+        fields = {EVERY_FIELD: second} if moved is None or current is None else current.moved
+        fields = {**fields, **dict.fromkeys(moved or (), second)}
         if (
             not cls.objects.using(using)
             .filter(pk=1)
-            .update(counter=F("counter") + 1, changed_at=stamp)
+            .update(counter=F("counter") + 1, changed_at=stamp, moved=fields)
         ):
-            cls.objects.using(using).create(pk=1, counter=1, changed_at=stamp)
+            cls.objects.using(using).create(pk=1, counter=1, changed_at=stamp, moved=fields)
             return 1, stamp
-        return current.counter + 1, stamp
+        return counter, stamp
+
+    @classmethod
+    def moved_fields(cls) -> dict[str, int]:
+        """When each field last moved (see ``last_moved``), read without writing."""
+        return cls.objects.filter(pk=1).values_list("moved", flat=True).first() or {}
+
+
+#: In ``DatasetVersion.moved``: the last change that may have moved any field.
+EVERY_FIELD = "*"
+#: In ``DatasetVersion.moved``: the last change of a record's visibility.
+VISIBILITY = "public"
+
+
+def last_moved(moved: dict[str, int], fields: Iterable[str]) -> int:
+    """The time of the last change to any of ``fields`` (or to visibility, or to every
+    field): what a list's count, kept positions and matches, which depend on those fields
+    alone, are kept under. A change to a field they do not read (a description, for a list
+    that is not searched) leaves it where it is."""
+    names = {EVERY_FIELD, VISIBILITY, *fields}
+    return max((moved.get(name, 0) for name in names), default=0)
 
 
 def next_stamp(previous: datetime | None) -> datetime:
