@@ -154,6 +154,8 @@ class Group(Record):
                 condition=Q(is_public=True),
                 name="group_public_platform_order",
             ),
+            # The public list by size, largest first (``ordering=-member_count``), has an index
+            # on PostgreSQL alone (migration 0015: SQLite takes no NULLS LAST in an index).
             # Published groups the flag hides: what a platform becoming public shows.
             models.Index(
                 fields=["platform"],
