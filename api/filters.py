@@ -283,7 +283,18 @@ class StrictBooleanFilter(filters.TypedChoiceFilter):
         extend_schema_field(schema)(self)
 
 
-class SlugFilter(PatternMixin, filters.ModelMultipleChoiceFilter):
+class DistinctThroughToManyMixin:
+    """A filter of several values that removes duplicates only when its path can match a row
+    several times. django-filter's multiple-choice filters always ask for DISTINCT, which
+    takes the list's rows out of its index: PostgreSQL then sorts every matching row to
+    read a page (0.4 s for ``?group_type=group`` at a million groups)."""
+
+    def filter(self, qs, value):
+        self.distinct = crosses_to_many(qs.model, self.field_name)
+        return super().filter(qs, value)
+
+
+class SlugFilter(DistinctThroughToManyMixin, PatternMixin, filters.ModelMultipleChoiceFilter):
     """Related records named by slug; matches by the record itself (django-filter would compare
     the slug with the foreign key's own column)."""
 
@@ -292,10 +303,9 @@ class SlugFilter(PatternMixin, filters.ModelMultipleChoiceFilter):
     def get_filter_predicate(self, value):
         return {self.field_name: value}
 
-    def filter(self, qs, value):
-        # Duplicates (and the cost of removing them) only arise through a to-many relation.
-        self.distinct = crosses_to_many(qs.model, self.field_name)
-        return super().filter(qs, value)
+
+class ChoicesFilter(DistinctThroughToManyMixin, filters.MultipleChoiceFilter):
+    """Values from a closed list; repeat the parameter to match any of several."""
 
 
 def crosses_to_many(model, path: str) -> bool:
@@ -324,7 +334,7 @@ def choice_filter(choice_class, help_text: str, field_name: str | None = None):
     kwargs = {"choices": choice_class.choices, "help_text": help_text}
     if field_name:
         kwargs["field_name"] = field_name
-    return filters.MultipleChoiceFilter(**kwargs)
+    return ChoicesFilter(**kwargs)
 
 
 class ISODateField(forms.DateField):
