@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.fields import GenericRelation
 from django.core.exceptions import FieldDoesNotExist
-from django_filters.widgets import SuffixedMultiWidget
 
 from cryptogroups.resources import RESOURCE_MODELS
+
+from .filters import filters_by_parameter
 
 #: Search field prefixes (DRF's SearchFilter: starts with, exact, full text, regex).
 SEARCH_PREFIXES = "^=@$"
@@ -53,19 +54,6 @@ def path_fields(model, path: str) -> set[str] | None:
             names.add(f"{model._meta.label_lower}.{field.name}")
         model = field.related_model
     return names
-
-
-def filters_by_parameter(filterset_class) -> dict:
-    """Each query parameter of a FilterSet, with the filter that reads it."""
-    found = {}
-    for name, filter_ in filterset_class.base_filters.items():
-        widget = filter_.field.widget
-        if isinstance(widget, SuffixedMultiWidget):
-            for suffix in widget.suffixes:
-                found[widget.suffixed(name, suffix)] = filter_
-        else:
-            found[name] = filter_
-    return found
 
 
 def filter_path(filter_) -> str | None:

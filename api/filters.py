@@ -192,19 +192,27 @@ def nulls_last(term: str) -> OrderBy:
     return F(term).asc(nulls_last=True)
 
 
-def query_parameter_names(filterset_class: type[filters.FilterSet]) -> dict[str, bool]:
-    """Map each query parameter a FilterSet reads to whether it may be repeated."""
-    names: dict[str, bool] = {}
+def filters_by_parameter(filterset_class: type[filters.FilterSet]) -> dict[str, filters.Filter]:
+    """Map each query parameter a FilterSet reads to the filter that reads it (a range reads
+    two: ``member_count_min`` and ``member_count_max``)."""
+    found: dict[str, filters.Filter] = {}
     for name, filter_ in filterset_class.base_filters.items():
-        field = filter_.field
-        widget = field.widget
-        multiple = isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
+        widget = filter_.field.widget
         if isinstance(widget, SuffixedMultiWidget):
             for suffix in widget.suffixes:
-                names[widget.suffixed(name, suffix)] = False
+                found[widget.suffixed(name, suffix)] = filter_
         else:
-            names[name] = multiple
-    return names
+            found[name] = filter_
+    return found
+
+
+def query_parameter_names(filterset_class: type[filters.FilterSet]) -> dict[str, bool]:
+    """Map each query parameter a FilterSet reads to whether it may be repeated."""
+    return {
+        name: not isinstance(filter_.field.widget, SuffixedMultiWidget)
+        and isinstance(filter_.field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
+        for name, filter_ in filters_by_parameter(filterset_class).items()
+    }
 
 
 class PatternMixin:
