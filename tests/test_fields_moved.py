@@ -22,7 +22,7 @@ from hypothesis.stateful import (
 )
 
 from api import pagination
-from cryptogroups import feed, models
+from cryptogroups import feed, models, published
 from cryptogroups.choices import PublicationStatus
 from tests import factories as f
 from tests.test_cursor import path_of
@@ -129,6 +129,34 @@ def test_an_edit_of_a_record_not_public_moves_nothing(api, small_steps):
     after, queries = read(api, url)
     assert queries == kept
     assert after == before
+
+
+def test_with_published_versions_what_moved_is_read_beside_the_published_version(
+    api, publishing, small_steps, django_capture_on_commit_callbacks
+):
+    """With ``PUBLISH_VERSIONS`` a list takes the dataset's version from Redis, and what moved
+    from the database: a description edited keeps the count, a group withdrawn moves it."""
+    url = f"{API}/groups/?ordering=-member_count&page_size=2"
+    first, _ = read(api, url)  # the version read from the database, and published
+    assert published.version() is not None
+    _, kept = read(api, url)
+    group = models.Group.objects.public().order_by("-member_count", "slug")[2]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        describe(group, "A kept description.")
+    assert published.version() is not None
+    pages, queries = read(api, url)
+    assert queries == kept
+    assert [body["count"] for _, body in pages] == [body["count"] for _, body in first]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        group.publication_status = PublicationStatus.DRAFT
+        group.save()
+        feed.flush()
+    assert published.version() is not None
+    pages, queries = read(api, url)
+    assert queries == kept + 2  # the count, the waypoints
+    assert pages[0][1]["count"] == first[0][1]["count"] - 1
 
 
 class KeptLists(RuleBasedStateMachine):
