@@ -83,23 +83,30 @@ class CachedCountPaginator(DjangoPaginator):
             if kept is not None:
                 page.object_list = rows.filter(pk__in=kept)
             else:
-                keys, skip = self.seek(bottom)
-                page.object_list = rows.filter(
-                    pk__in=Subquery(keys.values("pk")[skip : skip + self.per_page])
-                )
+                sections, skip = self.seek(bottom)
+
+                def read(section: QuerySet, start: int, stop: int) -> QuerySet:
+                    return rows.filter(pk__in=Subquery(section.values("pk")[start:stop]))
+
+                if len(sections) == 1:
+                    page.object_list = read(sections[0], skip, skip + self.per_page)
+                else:
+                    page.object_list = read_past(
+                        sections, skip, self.per_page, lambda *bounds: list(read(*bounds))
+                    )
         return page
 
-    def seek(self, bottom: int) -> tuple[QuerySet, int]:
+    def seek(self, bottom: int) -> tuple[list[QuerySet], int]:
         """The records to read a page from, and how many of them to skip to its first: the
         list itself, or, deep in a list, the records past the nearest waypoint before the page
-        (found in the index by key, like a cursor's)."""
+        (found in the index by key, like a cursor's, in one or two sections: see ``keyset``)."""
         passed = bottom // WAYPOINT_STRIDE
         waypoints = self.waypoints() if passed else None
         if not waypoints or len(waypoints) < passed:
-            return self.keys, bottom
+            return [self.keys], bottom
         terms = ordering_terms(self.keys)
         past = keyset(self.keys.model, terms, waypoints[passed - 1], backwards=False)
-        return self.keys.filter(past), bottom - passed * WAYPOINT_STRIDE
+        return [self.keys.filter(section) for section in past], bottom - passed * WAYPOINT_STRIDE
 
     def waypoints(self) -> list[tuple] | None:
         """The sort keys of every ``WAYPOINT_STRIDE``-th record of the list (the first is the
@@ -260,11 +267,40 @@ def _beyond(field, descending: bool, value, backwards: bool) -> Q | None:
     return condition
 
 
-def keyset(model, terms: list[Term], values: list, *, backwards: bool) -> Q:
-    """The rows after (or before) the row whose sort keys are ``values``: past it on the first
-    term, or equal on the first and past it on the second, and so on. The first term also
-    bounds the range, so that the database seeks in the index rather than filtering it."""
+def keyset(model, terms: list[Term], values: list, *, backwards: bool) -> list[Q]:
+    """The rows after (or before) the row whose sort keys are ``values``, in the reading
+    direction: past it on the first term, or equal on the first and past it on the second, and
+    so on. They are given in sections, each a range of the list's index that the database can
+    seek to (its first term bounded, or empty), to be read one after the other.
+
+    One section, unless the first term may be empty and the rows past the key hold both kinds:
+    read forwards from a value, the values past it and then the empty ones (empty values sort
+    last); read backwards from an empty one, the empty ones before it and then every value. An
+    index holds each kind as one range, but no single condition a database can seek with says
+    "past this value, or empty": in one condition, it would read the index from its start."""
     fields = [model._meta.get_field(name) for name, _ in terms]
+    first, value, descending = fields[0], values[0], terms[0][1]
+    if value is None:
+        # Past an empty value: the empty ones past it on the later terms, then, backwards,
+        # every value (forwards, there is none).
+        sections = [
+            Q(**{f"{first.name}__isnull": True})
+            & _past(fields[1:], terms[1:], values[1:], backwards)
+        ]
+        if backwards:
+            sections.append(Q(**{f"{first.name}__isnull": False}))
+        return sections
+    # Past a value: the values from it on, bounded, which also leaves the empty ones out.
+    bound = "lte" if descending != backwards else "gte"
+    sections = [Q(**{f"{first.name}__{bound}": value}) & _past(fields, terms, values, backwards)]
+    if first.null and not backwards:
+        sections.append(Q(**{f"{first.name}__isnull": True}))
+    return sections
+
+
+def _past(fields, terms: list[Term], values: list, backwards: bool) -> Q:
+    """The rows past ``values`` on these terms, empty values included as they sort; no row
+    when there are no terms (the keys are equal)."""
     disjuncts, equal = [], Q()
     for field, (_, descending), value in zip(fields, terms, values, strict=True):
         beyond = _beyond(field, descending, value, backwards)
@@ -278,11 +314,22 @@ def keyset(model, terms: list[Term], values: list, *, backwards: bool) -> Q:
     condition = disjuncts[0]
     for disjunct in disjuncts[1:]:
         condition |= disjunct
-    first, value, descending = fields[0], values[0], terms[0][1]
-    if value is not None and not first.null:
-        bound = "lte" if descending != backwards else "gte"
-        condition &= Q(**{f"{first.name}__{bound}": value})
     return condition
+
+
+def read_past(sections: list[QuerySet], skip: int, size: int, read) -> list:
+    """``size`` rows from the ``skip``-th (from 0) of the sections read one after the other:
+    ``read(section, bottom, top)`` gives a section's rows from ``bottom`` to ``top``. A later
+    section is read only when the earlier ones end within the page (and, when they end before
+    it, counted: fewer than ``skip`` rows)."""
+    found: list = []
+    for number, section in enumerate(sections):
+        rows = read(section, skip, skip + size - len(found))
+        found += rows
+        if len(found) == size or number == len(sections) - 1:
+            break
+        skip = 0 if rows else skip - section.count()
+    return found
 
 
 def _plain(value):
@@ -415,13 +462,20 @@ class PageNumberPagination(pagination.PageNumberPagination):
         terms = ordering_terms(records)
         size = paginator.per_page
         position, backwards = (None, False)
+        sections = [records]
         if cursor != START:
             position, backwards = decode_cursor(cursor, model, terms)
-            records = records.filter(keyset(model, terms, position, backwards=backwards))
+            past = keyset(model, terms, position, backwards=backwards)
+            sections = [records.filter(section) for section in past]
         if backwards:
-            records = records.order_by(*reverse_terms(terms))
+            sections = [section.order_by(*reverse_terms(terms)) for section in sections]
         names = [name for name, _ in terms]
-        found = list(records.values_list("pk", *names)[: size + 1])
+        found = read_past(
+            sections,
+            0,
+            size + 1,
+            lambda section, start, stop: list(section.values_list("pk", *names)[start:stop]),
+        )
         more, found = len(found) > size, found[:size]
         if backwards:
             found.reverse()

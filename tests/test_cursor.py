@@ -79,9 +79,20 @@ def test_a_crawl_by_cursor_reads_what_the_page_numbers_read(api, listing, size):
     assert all(len(page["results"]) == size for page in pages[:-1])
 
 
-def test_previous_links_walk_back_through_the_same_pages(api):
-    slugs, pages = crawl(api, f"{API}/groups/?page_size=3&cursor=start")
-    assert len(pages) > 3
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(listing=st.sampled_from(LISTS), size=st.integers(1, 5))
+def test_previous_links_walk_back_through_the_same_pages(api, listing, size):
+    """From the last page back to the first, whatever the order: across the empty values
+    too, which are read backwards before the values."""
+    resource, ordering = listing
+    slugs, pages = crawl(
+        api, f"{API}/{resource}/?ordering={ordering}&page_size={size}&cursor=start"
+    )
+    assert len(pages) > 1
     url = pages[-1]["previous"]
     back = [pages[-1]["results"]]
     while url:

@@ -6,6 +6,8 @@ made small here so that the curated lists have many of them."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -234,3 +236,67 @@ def test_with_the_cache_down_pages_come_from_the_database(api, monkeypatch, sett
     with CaptureQueriesContext(connection) as queries:
         assert {url: api.get(url).json() for url in (deep, searched)} == expected
     assert not [query for query in queries.captured_queries if "ROW_NUMBER" in query["sql"]]
+
+
+def test_a_page_across_the_empty_values_reads_the_values_then_the_empty_ones(
+    api, django_assert_num_queries, monkeypatch, settings
+):
+    """By member count, the groups with a count come first and those without last. A page
+    sought from a waypoint with a count reads the counts past it, and, when they end within
+    the page, the empty ones after them: one query more. A page wholly within either part
+    reads its rows in one query, as any deep page does."""
+    settings.API_CACHE_SECONDS = 0
+    monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 2)
+    counted = models.Group.objects.filter(is_public=True, member_count__isnull=False).count()
+    # The curated groups: an odd number with a count, so that a page of two holds both kinds.
+    assert counted % 2 == 1
+    assert counted > 2
+    url = f"{API}/groups/?ordering=-member_count&page_size=2"
+    expected = by_page_number(api, url)
+    across = counted // 2 + 1  # the page that holds the last count and the first empty one
+    api.get(f"{url}&page={across}")  # finds the waypoints
+    # The version, the rows with a count, the rows without, their exchanges, their citations.
+    with django_assert_num_queries(5):
+        page = api.get(f"{url}&page={across}").json()
+    assert [r["slug"] for r in page["results"]] == expected[(across - 1) * 2 : across * 2]
+    assert [r["member_count"] is None for r in page["results"]] == [False, True]
+    with django_assert_num_queries(4):
+        within = api.get(f"{url}&page={across - 1}").json()
+    assert [r["slug"] for r in within["results"]] == expected[(across - 2) * 2 : (across - 1) * 2]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the index is PostgreSQL's")
+def test_a_page_past_a_key_seeks_in_the_index_by_its_first_term(api, monkeypatch, settings):
+    """Past a key, by cursor (either way) or from a waypoint, every query that finds a
+    page's records bounds the order's first term, empty values included: PostgreSQL seeks in
+    the index instead of reading it from its start (with seq scans off, as at a million
+    groups). The order is the one an index keeps with empty values
+    (``group_public_size_order``)."""
+    settings.API_CACHE_SECONDS = 0
+    monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", 2)
+    url = f"{API}/groups/?ordering=-member_count&page_size=2"
+    pages = [f"{url}&page={number}" for number in range(2, 7)]
+    link = api.get(f"{url}&cursor=start").json()["next"]
+    while link:
+        body = api.get(link).json()
+        pages += [link, body["previous"]]
+        link = body["next"]
+    api.get(pages[0])  # finds the waypoints
+    # The conditions on the first term, in a query of the records or a subquery of their keys.
+    keyset = re.compile(r'"member_count" (<|>|IS NULL|IS NOT NULL)')
+    sought = 0
+    for page in pages:
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get(page).status_code == 200
+        for query in queries.captured_queries:
+            sql = query["sql"]
+            if not keyset.search(sql):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute(f"EXPLAIN {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                cursor.execute("RESET enable_seqscan")
+            assert re.search(r"Index Cond: \(+member_count", plan), plan
+            sought += 1
+    assert sought >= len(pages)
