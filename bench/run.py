@@ -798,6 +798,14 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of runs (3)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument(
+        "--only",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=[],
+        metavar="NAMES",
+        help="load only these endpoints, by the names of the table, comma-separated "
+        "(for example 'list hit,304 hit'); every endpoint's bytes are still checked",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="one round of 2 s: checks the bytes and that everything runs, asserts no speed",
@@ -880,6 +888,12 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchError(f"If-None-Match with the list's ETag answered {status}, not 304")
         sizes["304"] = 0
         print("Bytes: the API and the floor agree on every endpoint.", flush=True)
+        unknown = [name for name in args.only if name not in {e.name for e in found}]
+        if unknown:
+            names = ", ".join(repr(endpoint.name) for endpoint in found)
+            raise BenchError(f"--only: no endpoint named {', '.join(map(repr, unknown))}: {names}")
+        if args.only:
+            found = [endpoint for endpoint in found if endpoint.name in args.only]
         warm = 1 if args.smoke else 2
         for endpoint in found:
             wrk(server, endpoint.api, endpoint.api_headers, warm, args.connections)
@@ -887,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = load(server, found, args)
         # A change of the data during the run would have emptied the API's cache and
         # turned the 304s into 200s: the figures would not be those of one dataset.
-        status, _, _ = get(server.port, found[-1].api, found[-1].api_headers)
+        status, _, _ = get(server.port, not_modified.api, not_modified.api_headers)
         if dataset_version() != version or status != 304:
             raise BenchError("The dataset changed during the run: its figures are not valid.")
     finally:
