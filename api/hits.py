@@ -30,6 +30,7 @@ refuse: the response cache and the published versions live on one Redis server (
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import logging
 import math
@@ -46,6 +47,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.urls import Resolver404, get_urlconf, resolve
 from django.utils.cache import cc_delim_re, patch_vary_headers
+from redis.exceptions import NoScriptError
 
 from cryptogroups import published
 from cryptogroups.redis_cache import RedisCache
@@ -134,7 +136,9 @@ class Route:
 
     kind: str  # "list" or "detail"
     resource: str  # the resource's path, as the published states name it
-    headers: dict[str, str]  # what DRF adds to every answer of the route (Allow, Vary)
+    #: What DRF's dispatch and the session middleware add to every answer of the route
+    #: (Allow, Vary).
+    headers: dict[str, str]
 
 
 _routes: dict[object, Route | None] = {}
@@ -143,7 +147,8 @@ _INNER = (
     XFrameOptionsMiddleware(lambda request: None),
     CommonMiddleware(lambda request: None),
 )
-_scripts: dict[int, object] = {}
+#: The script's SHA-1, by which Redis runs it once it holds it (EVALSHA).
+SCRIPT_SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
 def enabled() -> bool:
@@ -206,7 +211,17 @@ def _route_of(view) -> Route | None:
     actions.setdefault("head", actions["get"])
     for method, action in actions.items():
         setattr(instance, method, getattr(instance, action))
-    headers = dict(instance.default_response_headers)
+    # As DRF's dispatch, then the view, leave every answer; then the session middleware adds
+    # Cookie to Vary (DRF's session authentication reads the session). Every answer here is a
+    # new response, with none of these headers yet: they are the same on each.
+    blank = HttpResponse()
+    for name, value in instance.default_response_headers.items():
+        if name == "Vary":
+            patch_vary_headers(blank, cc_delim_re.split(value))
+        else:
+            blank.headers[name] = value
+    patch_vary_headers(blank, ("Cookie",))
+    headers = {name: value for name, value in blank.headers.items() if name != "Content-Type"}
     return Route(kind, RESOURCES[cls.queryset.model].path, headers)
 
 
@@ -256,10 +271,8 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
     head, tail = parts
     try:
         client = backend._cache.get_client(head, write=True)
-        script = _scripts.get(id(client))
-        if script is None:
-            script = _scripts[id(client)] = client.register_script(SCRIPT)
-        count, floor, held, read_key, body = script(
+        count, floor, held, read_key, body = run_script(
+            client,
             keys=[
                 backend.make_and_validate_key(window_key) if rate else "-",
                 published.FLOOR_KEY,
@@ -309,20 +322,36 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
                 logger.warning("A cached body could not be read; the view answers.", exc_info=True)
                 return None
         response = HttpResponse(body, content_type=MEDIA_TYPE)
-    # As DRF's dispatch, then the view, leave the answer.
+    # As DRF's dispatch, the view and the session middleware leave the answer (Route), then
+    # the common and the clickjacking middleware, which give the length and X-Frame-Options.
     for name, value in found_route.headers.items():
-        if name == "Vary":
-            patch_vary_headers(response, cc_delim_re.split(value))
-        else:
-            response.headers[name] = value
+        response.headers[name] = value
     set_validators(response, etag, stamp)
-    # As the middleware below this one leave it: the session middleware adds Cookie to Vary
-    # (DRF's session authentication reads the session), then the common and the clickjacking
-    # middleware give the length and X-Frame-Options.
-    patch_vary_headers(response, ("Cookie",))
     for middleware in _INNER:
         response = middleware.process_response(request, response)
     return response
+
+
+def run_script(client, keys: list[str], args: list) -> list:
+    """The script's reply, from one of the client's pooled connections: the command is sent
+    on it as is, without the client's per-command layers (its retries, its instrumentation),
+    which cost a cached answer more than Redis takes to run the script. Redis loads the script
+    the first time it is sent whole (EVAL); after that, it is run by its SHA-1. A connection
+    that fails is closed before it goes back to the pool, as the client closes one."""
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_command("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)
+        try:
+            return connection.read_response()
+        except NoScriptError:
+            connection.send_command("EVAL", SCRIPT, len(keys), *keys, *args)
+            return connection.read_response()
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
 
 
 def long_body(redis_key: bytes, length: int, cache_key: str) -> bytes | None:

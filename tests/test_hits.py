@@ -289,6 +289,28 @@ def test_the_rate_limit_counts_each_request_once(api, publishing, spy):
 
 
 @pytest.mark.django_db
+def test_a_script_redis_has_forgotten_is_sent_whole_and_counts_once(api, publishing, spy):
+    """After a restart or a SCRIPT FLUSH, Redis no longer knows the script by its SHA-1: it is
+    sent whole (EVAL), which loads it, and the request is counted once."""
+    redis = publishing.client()
+    with rates(anon="10/minute"):
+        expected = api.get(DETAIL)  # built: left to the view
+        redis.script_flush()
+        before = commands(redis)
+        forgotten = api.get(DETAIL)
+        sent_whole = commands(redis) - before
+        before = commands(redis)
+        known = api.get(DETAIL)
+        by_sha = commands(redis) - before
+    assert spy.answered == [False, True, True]
+    assert forgotten.content == known.content == expected.content
+    assert sent_whole["evalsha"] == sent_whole["eval"] == 1
+    assert sent_whole["incr"] == 1
+    assert by_sha == SCRIPT_RUN + Counter({"get": 1})  # and the body, in the script
+    assert [r["RateLimit-Remaining"] for r in (expected, forgotten, known)] == ["9", "8", "7"]
+
+
+@pytest.mark.django_db
 def test_without_its_cache_server_the_view_answers(api, publishing, spy):
     expected = api.get(DETAIL)
     down = "redis://127.0.0.1:1/0"  # nothing listens there

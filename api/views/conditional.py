@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 
@@ -99,4 +100,10 @@ def set_validators(response, etag: str | None, stamp: datetime | None) -> None:
     if etag is not None:
         response.headers["ETag"] = etag
     if stamp is not None:
-        response.headers["Last-Modified"] = http_date(last_modified(stamp).timestamp())
+        response.headers["Last-Modified"] = _http_date(last_modified(stamp))
+
+
+@functools.lru_cache(maxsize=1024)
+def _http_date(moment: datetime) -> str:
+    """The HTTP date of a moment: formatted once for the many answers that send it."""
+    return http_date(moment.timestamp())
