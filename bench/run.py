@@ -602,6 +602,16 @@ def wrk(
     return measured, rss
 
 
+def only(found: list[Endpoint], names: list[str]) -> list[Endpoint]:
+    """The endpoints named (all when none is), in the run's order; a BenchError naming any name
+    that is not an endpoint of the run, and the names that are."""
+    unknown = [name for name in names if name not in {endpoint.name for endpoint in found}]
+    if unknown:
+        known = ", ".join(repr(endpoint.name) for endpoint in found)
+        raise BenchError(f"--only: no endpoint named {', '.join(map(repr, unknown))}: {known}")
+    return [endpoint for endpoint in found if not names or endpoint.name in names]
+
+
 def load(server: Server, found: list[Endpoint], args) -> dict[str, list[Run]]:
     runs: dict[str, list[Run]] = {endpoint.name: [] for endpoint in found}
     for number in range(args.rounds):
@@ -888,12 +898,7 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchError(f"If-None-Match with the list's ETag answered {status}, not 304")
         sizes["304"] = 0
         print("Bytes: the API and the floor agree on every endpoint.", flush=True)
-        unknown = [name for name in args.only if name not in {e.name for e in found}]
-        if unknown:
-            names = ", ".join(repr(endpoint.name) for endpoint in found)
-            raise BenchError(f"--only: no endpoint named {', '.join(map(repr, unknown))}: {names}")
-        if args.only:
-            found = [endpoint for endpoint in found if endpoint.name in args.only]
+        found = only(found, args.only)
         warm = 1 if args.smoke else 2
         for endpoint in found:
             wrk(server, endpoint.api, endpoint.api_headers, warm, args.connections)

@@ -247,3 +247,16 @@ def test_the_ratios_pair_the_runs_of_a_round():
     assert summary["rps_ratios_by_round"] == [0.5, 0.8, 0.9]
     assert summary["rps_ratio"] == 0.8
     assert summary["p99_ratio"] == 2.0
+
+
+def test_only_the_named_endpoints_are_loaded_and_an_unknown_name_is_refused():
+    found = [run.Endpoint(name, "/api", "/floor") for name in ("list", "list hit", "304 hit")]
+    assert run.arguments(["--only", " 304 hit , list hit,"]).only == ["304 hit", "list hit"]
+    assert run.arguments([]).only == []
+    assert [e.name for e in run.only(found, ["304 hit", "list hit"])] == ["list hit", "304 hit"]
+    assert run.only(found, []) == found
+    with pytest.raises(run.BenchError) as refused:
+        run.only(found, ["list hit", "lists"])
+    assert str(refused.value) == (
+        "--only: no endpoint named 'lists': 'list', 'list hit', '304 hit'"
+    )
