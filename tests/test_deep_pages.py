@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api import pagination
 from cryptogroups import feed, models
 from tests import factories as f
-from tests.test_cursor import LISTS, by_page_number
+from tests.test_cursor import LISTS, by_page_number, crawl
 
 pytestmark = pytest.mark.django_db
 
@@ -300,3 +300,51 @@ def test_a_page_past_a_key_seeks_in_the_index_by_its_first_term(api, monkeypatch
             assert re.search(r"Index Cond: \(+member_count", plan), plan
             sought += 1
     assert sought >= len(pages)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    counts=st.lists(st.sampled_from([None, 0, 7, 7, 50, 1_000]), min_size=1, max_size=14),
+    ordering=st.sampled_from(["-member_count", "member_count", "member_count,-name"]),
+    size=st.integers(1, 4),
+    stride=st.integers(1, 3),
+)
+# A page whose waypoint has the last values but one and that starts two records past it, among
+# the empty values: the values past the waypoint are counted to know how many empty ones to skip.
+@example(counts=[7, 7, 50, 1_000, None, None, None], ordering="-member_count", size=1, stride=3)
+def test_pages_past_keys_with_ties_and_empty_values_hold_the_whole_list(
+    api, monkeypatch, settings, counts, ordering, size, stride
+):
+    """Groups whose sizes repeat and may be empty: by cursor forwards and backwards, and by
+    number from waypoints, every page holds what reading the whole list gives, wherever the
+    key falls (on a value, on a tie, on an empty value, at the turn from one to the other)."""
+    settings.API_CACHE_SECONDS = 0
+    with transaction.atomic():
+        platform = f.platform()
+        for number, count in enumerate(counts):
+            f.group(
+                platform=platform,
+                name=f"Sized {number % 3}",
+                member_count=count,
+                member_count_qualifier=None if count is None else "exact",
+            )
+        feed.flush()
+        url = f"{API}/groups/?platform={platform.slug}&ordering={ordering}&page_size={size}"
+        expected = pages_read_whole(api, url, monkeypatch)
+        assert len(expected) == len(counts)
+        slugs, pages = crawl(api, f"{url}&cursor=start")
+        assert slugs == expected
+        back, link = [], pages[-1]["previous"]
+        while link:
+            body = api.get(link).json()
+            back = [record["slug"] for record in body["results"]] + back
+            link = body["previous"]
+        assert back + [record["slug"] for record in pages[-1]["results"]] == expected
+        monkeypatch.setattr(pagination, "WAYPOINT_STRIDE", stride)
+        assert by_page_number(api, url) == expected
+        transaction.set_rollback(True)
+    monkeypatch.undo()
