@@ -321,14 +321,14 @@ def read_past(sections: list[QuerySet], skip: int, size: int, read) -> list:
     """``size`` rows from the ``skip``-th (from 0) of the sections read one after the other:
     ``read(section, bottom, top)`` gives a section's rows from ``bottom`` to ``top``. A later
     section is read only when the earlier ones end within the page (and, when they end before
-    it, counted: fewer than ``skip`` rows)."""
+    it, counted: fewer than ``skip`` rows; with none to skip, an empty section needs no count)."""
     found: list = []
     for number, section in enumerate(sections):
         rows = read(section, skip, skip + size - len(found))
         found += rows
         if len(found) == size or number == len(sections) - 1:
             break
-        skip = 0 if rows else skip - section.count()
+        skip = 0 if rows or not skip else skip - section.count()
     return found
 
 
