@@ -48,6 +48,15 @@ def by_page_number(api, url: str) -> list[str]:
     return crawl(api, url)[0]
 
 
+def examples(count: int):
+    """Hypothesis's settings for these crawls: ``count`` lists, each read through HTTP."""
+    return settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 LISTS = [
     ("groups", "name"),
     ("groups", "-member_count"),
@@ -59,11 +68,7 @@ LISTS = [
 ]
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples(30)
 @given(listing=st.sampled_from(LISTS), size=st.integers(1, 40))
 def test_a_crawl_by_cursor_reads_what_the_page_numbers_read(api, listing, size):
     """Every record once, in the list's order, whatever the order (empty values last, either
@@ -79,11 +84,7 @@ def test_a_crawl_by_cursor_reads_what_the_page_numbers_read(api, listing, size):
     assert all(len(page["results"]) == size for page in pages[:-1])
 
 
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples(20)
 @given(listing=st.sampled_from(LISTS), size=st.integers(1, 5))
 def test_previous_links_walk_back_through_the_same_pages(api, listing, size):
     """From the last page back to the first, whatever the order: across the empty values
