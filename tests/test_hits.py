@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from api import hits
 from cryptogroups import published
 from tests.conftest import publishing_settings, token_client
+from tests.redisserver import RedisServer, require_redis
 from tests.test_throttling import assert_throttled, rates
 
 LIST = "/api/v1/groups/?platform=telegram"
@@ -289,11 +290,16 @@ def test_the_rate_limit_counts_each_request_once(api, publishing, spy):
 
 
 @pytest.mark.django_db
-def test_a_script_redis_has_forgotten_is_sent_whole_and_counts_once(api, publishing, spy):
+def test_a_script_redis_has_forgotten_is_sent_whole_and_counts_once(api, spy):
     """After a restart or a SCRIPT FLUSH, Redis no longer knows the script by its SHA-1: it is
-    sent whole (EVAL), which loads it, and the request is counted once."""
-    redis = publishing.client()
-    with rates(anon="10/minute"):
+    sent whole (EVAL), which loads it, and the request is counted once. (A server of the
+    test's own: the flush resets its Lua interpreter, which no other test should share.)"""
+    with (
+        RedisServer(require_redis()) as own,
+        override_settings(**publishing_settings(own.url)),
+        rates(anon="10/minute"),
+    ):
+        redis = own.client()
         expected = api.get(DETAIL)  # built: left to the view
         redis.script_flush()
         before = commands(redis)
