@@ -16,6 +16,7 @@ from cryptogroups.choices import (
 from cryptogroups.codes import validate_subdivision_code
 
 from .base import (
+    CheckedModel,
     Record,
     choice_constraint,
     country_constraint,
@@ -132,7 +133,7 @@ class RegulatoryAction(Record):
         refuse_cycle(self, "supersedes", "an action would supersede itself")
 
 
-class ActionIssuer(models.Model):
+class ActionIssuer(CheckedModel):
     """An authority's part in issuing an action: lead, co-issuer or enforcer."""
 
     action = models.ForeignKey(
@@ -166,7 +167,7 @@ class ActionIssuer(models.Model):
         return f"{self.organization} ({self.role}) - {self.action}"
 
 
-class ActionTarget(models.Model):
+class ActionTarget(CheckedModel):
     """What an action applies to: one exchange, one platform, or a category of actors."""
 
     action = models.ForeignKey(

@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from cryptogroups.choices import ChangeOperation
 
+from .base import CheckedModel
 
-class Change(models.Model):
+
+class Change(CheckedModel):
     """One entry of the changes feed: a record entered, changed in or left the public dataset."""
 
     id = models.BigAutoField(primary_key=True, help_text="Position in the feed, in commit order.")

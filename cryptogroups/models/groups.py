@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from cryptogroups.choices import Affiliation, GroupStatus, GroupType
 
 from .base import (
+    CheckedModel,
     Record,
     RecordQuerySet,
     approximate_count,
@@ -179,7 +180,7 @@ class Group(Record):
         ]
 
 
-class GroupExchange(models.Model):
+class GroupExchange(CheckedModel):
     """Links a group to an exchange it is about, saying whether the exchange runs it."""
 
     group = models.ForeignKey(
