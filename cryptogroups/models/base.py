@@ -66,18 +66,20 @@ def checks_that_hold(instance: models.Model, exclude=None) -> frozenset[int]:
     using = router.db_for_write(type(instance), instance=instance)
     connection = connections[using]
     against = instance._get_field_expression_map(meta=instance._meta, exclude=exclude)
-    checks = [
-        constraint
-        for constraint in instance._meta.constraints
-        if isinstance(constraint, models.CheckConstraint)
-        and Q(constraint.condition).referenced_base_fields <= against.keys()
-    ]
+    checks, named = [], set()
+    for constraint in instance._meta.constraints:
+        if isinstance(constraint, models.CheckConstraint):
+            names = Q(constraint.condition).referenced_base_fields
+            if names <= against.keys():
+                checks.append(constraint)
+                named |= names
     if len(checks) < 2 or not connection.features.supports_comparing_boolean_expr:
         return frozenset()
     try:
         query = Query(None)
-        for name, value in against.items():
-            query.add_annotation(value, name, select=False)
+        # Only the values the conditions name: resolving every field's is most of the cost.
+        for name in named:
+            query.add_annotation(against[name], name, select=False)
         query.add_annotation(Value(1), "_check")
         query.add_q(
             Q(
