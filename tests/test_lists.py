@@ -429,6 +429,21 @@ def test_subdivision_filter_refuses_code_in_the_wrong_case(api):
     assert_refused(api, list_url("regulatory-actions"), {"subdivision": "cn-sh"}, "subdivision")
 
 
+def test_a_code_filter_copied_for_a_request_shares_only_its_schema_annotation():
+    """A FilterSet deep-copies its filters for every request: the list of codes the schema's
+    annotation holds (5,046 subdivisions) is shared, what the request may change is not."""
+    base = filters.RegulatoryActionFilterSet.base_filters
+    copied = filters.RegulatoryActionFilterSet(queryset=models.RegulatoryAction.objects.none())
+    for name in ("subdivision", "jurisdiction"):
+        original, copy = base[name], copied.filters[name]
+        assert copy is not original
+        assert copy._spectacular_annotation is original._spectacular_annotation
+        assert copy.extra == original.extra
+        assert copy.extra is not original.extra
+        assert copy.extra["validators"] is not original.extra["validators"]
+        assert copy.parent is copied
+
+
 @pytest.mark.parametrize(
     ("resource", "param"),
     [
