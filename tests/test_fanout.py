@@ -196,6 +196,7 @@ class RenamesAndWorker(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         transaction.savepoint_rollback(self.savepoint)
+        transaction.savepoint_commit(self.savepoint)
 
     @initialize()
     def dataset(self):
@@ -259,6 +260,7 @@ class RenamesAndWorker(RuleBasedStateMachine):
             assert mirror == public_dataset()
         finally:
             transaction.savepoint_rollback(savepoint)
+            transaction.savepoint_commit(savepoint)
 
 
 MACHINE_SETTINGS = settings(
