@@ -320,6 +320,14 @@ class SlugFilter(DistinctThroughToManyMixin, PatternMixin, filters.ModelMultiple
 
     pattern = SLUG_PATTERN
 
+    def filter(self, qs, value):
+        # Without the parameter, the form field cleans to an empty queryset, which
+        # django-filter's test of the value (``if not value``) would compile as a query on
+        # every request: an empty one means no filter.
+        if isinstance(value, QuerySet) and value.query.is_empty():
+            return qs
+        return super().filter(qs, value)
+
     def get_filter_predicate(self, value):
         return {self.field_name: value}
 
