@@ -5,8 +5,10 @@ empty or set."""
 from __future__ import annotations
 
 import json
+import zoneinfo
 
 import pytest
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -66,6 +68,21 @@ def test_records_of_any_status_and_sparse_records_are_built_alike(resource):
     built, serialized = both(viewset, viewset.queryset.all().order_by("pk"))
 
     assert built == serialized
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/St_Johns"])
+def test_dates_and_times_follow_the_current_time_zone_as_the_serializer_does(zone):
+    viewset = VIEWSETS["groups"]
+    group = f.group()
+    f.cite(group)
+    queryset = viewset.queryset.filter(pk=group.pk)
+
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        built, serialized = both(viewset, queryset)
+
+    assert built == serialized
+    offset = "+08:00" if zone == "Asia/Shanghai" else ("-03:30", "-02:30")
+    assert json.loads(built)[0]["created_at"].endswith(offset)
 
 
 def test_a_field_it_cannot_build_from_rows_is_refused_when_compiling():
