@@ -70,6 +70,31 @@ def test_debug_is_off_unless_asked_for():
     assert result.stdout.splitlines()[-1] == "True", result.stderr
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "1.1"), ("2", "2"), ("", None)])
+def test_postgresql_sessions_price_random_reads_as_set(given, expected):
+    """The planner is told that a random read is cheap (data in memory or on SSD) unless the
+    environment says otherwise; empty leaves the server's own setting."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    env = {"SECRET_KEY": "x" * 50}
+    if given is not None:
+        env["DATABASE_RANDOM_PAGE_COST"] = given
+    shown = (
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor:\n"
+        "    cursor.execute('SELECT setting, source FROM pg_settings WHERE name = %s', "
+        "['random_page_cost'])\n"
+        "    print(*cursor.fetchone())"
+    )
+    result = manage("shell", "-c", shown, **env)
+    assert result.returncode == 0, result.stderr
+    setting, source = result.stdout.splitlines()[-1].split(" ", 1)
+    if expected is None:
+        assert source != "client"
+    else:
+        assert (setting, source) == (expected, "client")
+
+
 @pytest.mark.django_db
 def test_api_responses_carry_the_security_headers(client):
     response = client.get(GROUPS)
