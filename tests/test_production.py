@@ -396,6 +396,24 @@ def test_a_proxy_on_another_host_is_said_explicitly():
     assert result.returncode == 0, result.stderr
 
 
+def test_the_loaded_app_is_out_of_the_collectors_watch_before_a_worker_forks(monkeypatch):
+    """The objects loaded before the fork live as long as the process: frozen, no collection
+    in a worker walks them or writes to the pages that hold them."""
+    import gc
+    import runpy
+
+    # Read as gunicorn reads it, without making a rate-limit file for this process.
+    monkeypatch.setenv("RATE_LIMIT_FILE", os.devnull)
+    config = runpy.run_path(str(settings.BASE_DIR / "gunicorn.conf.py"))
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        config["pre_fork"](server=None, worker=None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 @pytest.mark.servers
 def test_instances_on_one_host_share_no_control_socket(tmp_path):
     """gunicorn's default control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl):
