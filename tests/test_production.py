@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -70,13 +71,16 @@ def test_debug_is_off_unless_asked_for():
     assert result.stdout.splitlines()[-1] == "True", result.stderr
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(("given", "expected"), [(None, "1.1"), ("2", "2"), ("", None)])
 def test_postgresql_sessions_price_random_reads_as_set(given, expected):
     """The planner is told that a random read is cheap (data in memory or on SSD) unless the
     environment says otherwise; empty leaves the server's own setting."""
     if connection.vendor != "postgresql":
         pytest.skip("a PostgreSQL planner setting")
-    env = {"SECRET_KEY": "x" * 50}
+    # The test database, which exists whatever database DATABASE_URL names.
+    url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}")
+    env = {"SECRET_KEY": "x" * 50, "DATABASE_URL": url.geturl()}
     if given is not None:
         env["DATABASE_RANDOM_PAGE_COST"] = given
     shown = (
