@@ -94,7 +94,7 @@ def _iso_datetime(field: drf_fields.DateTimeField) -> Callable[[Any, Urls], Any]
     return convert
 
 
-def _plain(column: str, field: drf_fields.Field) -> Step:
+def _plain(column: str, field: drf_fields.Field) -> Step | _Column:
     if isinstance(field, drf_fields.DateTimeField):
         convert = _iso_datetime(field)
     elif isinstance(field, drf_fields.DateField):
@@ -116,14 +116,11 @@ def _plain(column: str, field: drf_fields.Field) -> Step:
 
 
 class _Column:
-    """The step of a field whose value is its column's, as read: ``RowPlan.build`` reads all
-    of these at once instead of calling them."""
+    """In place of a step, a field whose value is its column's, as read: ``RowPlan.build``
+    reads all of these at once (``order_steps``)."""
 
     def __init__(self, column: str) -> None:
         self.column = column
-
-    def __call__(self, row: dict, urls: Urls) -> Any:
-        return row[self.column]
 
 
 def _url(column: str, view_name: str) -> Step:
@@ -232,7 +229,7 @@ class RowPlan:
     def __init__(self, serializer_class, model, column_prefix: str = "") -> None:
         self.model = model
         self.column_prefix = column_prefix
-        self.steps: list[tuple[str, Step]] = []
+        self.steps: list[tuple[str, Step | _Column]] = []
         self.columns: list[str] = []
         self.many: dict[str, Many] = {}
         self.compile(serializer_class(context={"request": None}))
