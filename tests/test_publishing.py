@@ -173,6 +173,22 @@ def test_filters_do_not_reveal_unpublished_records(api):
     assert platform.slug not in slugs(api, "/api/v1/platforms/?blocked_in=KP")
 
 
+@pytest.mark.parametrize("hidden", ["operator", "operator's parent"])
+def test_a_slug_filter_refuses_a_record_hidden_by_its_operator_chain(api, hidden):
+    """A published platform run by a draft organisation (or by one whose parent is a draft)
+    is not public: naming it in a filter is refused as if it did not exist."""
+    parent = f.organization(publication_status="draft" if hidden != "operator" else "published")
+    operator = f.organization(
+        parent=parent, publication_status="draft" if hidden == "operator" else "published"
+    )
+    platform = f.platform(operator=operator)
+    shown = f.platform(operator=f.organization(parent=f.organization()))
+
+    for path in ["groups", "migrations", "platform-availabilities"]:
+        assert api.get(f"/api/v1/{path}/?platform={platform.slug}").status_code == 400, path
+        assert api.get(f"/api/v1/{path}/?platform={shown.slug}").status_code == 200, path
+
+
 def test_a_published_history_does_not_name_unpublished_records(api):
     response = f.response()
     response.actions.add(f.action(slug="secret-draft-action", publication_status="draft"))
