@@ -34,6 +34,7 @@ import hashlib
 import inspect
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -333,13 +334,14 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
 
 
 def run_script(client, keys: list[str], args: list) -> list:
-    """The script's reply, from one of the client's pooled connections: the command is sent
-    on it as is, without the client's per-command layers (its retries, its instrumentation),
-    which cost a cached answer more than Redis takes to run the script. Redis loads the script
-    the first time it is sent whole (EVAL); after that, it is run by its SHA-1. A connection
-    that fails is closed before it goes back to the pool, as the client closes one."""
-    pool = client.connection_pool
-    connection = pool.get_connection()
+    """The script's reply, from this thread's connection to the client's server
+    (``held_connection``): the command is sent on it as is, without the client's per-command
+    layers (its retries, its instrumentation) or the pool's (its lock, its check that the
+    connection has nothing to read, its metrics), which cost a cached answer more than Redis
+    takes to run the script. Redis loads the script the first time it is sent whole (EVAL);
+    after that, it is run by its SHA-1. A connection that fails is closed, and opened again by
+    the next request."""
+    connection = held_connection(client.connection_pool)
     try:
         connection.send_command("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)
         try:
@@ -350,8 +352,24 @@ def run_script(client, keys: list[str], args: list) -> list:
     except BaseException:
         connection.disconnect()
         raise
-    finally:
-        pool.release(connection)
+
+
+_held = threading.local()
+
+
+def held_connection(pool):
+    """This thread's own connection to the pool's server, made as the pool makes its own and
+    kept for the thread's life (a thread serves one request at a time), outside the pool: a
+    thread that ends takes it with it, closed when it is collected. A connection made in
+    another process (before a fork), or for another pool (the settings changed), is replaced."""
+    held = _held.__dict__.get("connection")
+    if held is not None and held[0] is pool and held[1] == os.getpid():
+        return held[2]
+    if held is not None and held[1] == os.getpid():
+        held[2].disconnect()
+    connection = pool.connection_class(**pool.connection_kwargs)
+    _held.connection = (pool, os.getpid(), connection)
+    return connection
 
 
 def long_body(redis_key: bytes, length: int, cache_key: str) -> bytes | None:

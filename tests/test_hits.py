@@ -5,6 +5,7 @@ no query; whatever it cannot answer exactly is left to the view."""
 from __future__ import annotations
 
 import pickle
+import signal
 from collections import Counter
 
 import pytest
@@ -335,3 +336,51 @@ def test_a_head_request_is_left_to_the_view(api, publishing, spy):
     head = api.head(DETAIL)
     assert head.status_code == 200
     assert spy.answered == [False, True, False]
+
+
+@pytest.mark.django_db
+def test_a_connection_the_server_closed_is_opened_again(api, spy):
+    """Each thread keeps its own connection for the script; one the server has closed (a
+    restart, a timeout, CLIENT KILL) fails one request at most, which the view answers, and
+    the next request opens a new one."""
+    with (
+        RedisServer(require_redis()) as own,
+        override_settings(**publishing_settings(own.url)),
+        rates(anon="10/minute"),
+    ):
+        redis = own.client()
+        expected = api.get(DETAIL)  # built: left to the view
+        assert api.get(DETAIL).content == expected.content
+        killed = redis.client_kill_filter(_type="normal", skipme=True)
+        after = [api.get(DETAIL) for _ in range(3)]
+    assert killed >= 1
+    assert all(r.status_code == 200 and r.content == expected.content for r in after)
+    assert spy.answered[:2] == [False, True]
+    assert spy.answered[-2:] == [True, True]
+
+
+@pytest.mark.django_db
+def test_a_reply_that_came_too_late_is_not_read_as_the_next_ones(api, spy):
+    """A script whose reply does not come in time (the server stalled) is left to the view,
+    and its connection is closed: the reply, when it comes, is not read as the answer to the
+    next request's script."""
+    okcoin = "/api/v1/exchanges/okcoin/"
+    with (
+        RedisServer(require_redis()) as own,
+        override_settings(**publishing_settings(own.url)),
+        rates(anon="100/minute"),
+    ):
+        expected = {path: api.get(path).content for path in (DETAIL, okcoin)}  # built
+        assert [api.get(path).content for path in (DETAIL, okcoin)] == list(expected.values())
+        own.signal(signal.SIGSTOP)
+        try:
+            stalled = api.get(DETAIL)
+        finally:
+            own.signal(signal.SIGCONT)
+        after = [(path, api.get(path)) for path in (okcoin, DETAIL, okcoin)]
+    assert stalled.status_code == 200
+    assert stalled.content == expected[DETAIL]
+    for path, response in after:
+        assert response.status_code == 200, path
+        assert response.content == expected[path], path
+    assert spy.answered == [False, False, True, True, False, True, True, True]
