@@ -306,7 +306,7 @@ def answer(request: HttpRequest) -> HttpResponseBase | None:
     version, etag, stamp = validators
     if read_key is None or read_key.decode() != head + version + tail:
         return None
-    response = conditional_response(request, etag, stamp)
+    response = conditional_response(request, etag, stamp) if preconditions(request) else None
     if response is not None and response.status_code != 304:
         return None  # a 412: the view answers it in the API's error shape
     if response is None:
@@ -398,6 +398,22 @@ def forget() -> None:
 def conditional(request: HttpRequest) -> bool:
     """Whether the request may be answered 304 (then its body is not read at first)."""
     return "HTTP_IF_NONE_MATCH" in request.META or "HTTP_IF_MODIFIED_SINCE" in request.META
+
+
+#: The headers Django's conditional answer reads (django.utils.cache.get_conditional_response).
+PRECONDITIONS = (
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+)
+
+
+def preconditions(request: HttpRequest) -> bool:
+    """Whether the request has a condition for Django's conditional answer to weigh: without
+    one, that answer is to send the body."""
+    meta = request.META
+    return any(name in meta for name in PRECONDITIONS)
 
 
 def _text(value: bytes | None) -> str | None:
