@@ -4,6 +4,7 @@ no query; whatever it cannot answer exactly is left to the view."""
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import signal
 from collections import Counter
@@ -290,16 +291,24 @@ def test_the_rate_limit_counts_each_request_once(api, publishing, spy):
     assert_throttled(throttled, 4)
 
 
+@contextlib.contextmanager
+def own_redis(anon: str):
+    """A Redis server of the test's own, published to as production does, with the anonymous
+    rate given: for tests that flush, stall or cut it, which no other test should share."""
+    with (
+        RedisServer(require_redis()) as own,
+        override_settings(**publishing_settings(own.url)),
+        rates(anon=anon),
+    ):
+        yield own
+
+
 @pytest.mark.django_db
 def test_a_script_redis_has_forgotten_is_sent_whole_and_counts_once(api, spy):
     """After a restart or a SCRIPT FLUSH, Redis no longer knows the script by its SHA-1: it is
     sent whole (EVAL), which loads it, and the request is counted once. (A server of the
     test's own: the flush resets its Lua interpreter, which no other test should share.)"""
-    with (
-        RedisServer(require_redis()) as own,
-        override_settings(**publishing_settings(own.url)),
-        rates(anon="10/minute"),
-    ):
+    with own_redis(anon="10/minute") as own:
         redis = own.client()
         expected = api.get(DETAIL)  # built: left to the view
         redis.script_flush()
@@ -343,11 +352,7 @@ def test_a_connection_the_server_closed_is_opened_again(api, spy):
     """Each thread keeps its own connection for the script; one the server has closed (a
     restart, a timeout, CLIENT KILL) fails one request at most, which the view answers, and
     the next request opens a new one."""
-    with (
-        RedisServer(require_redis()) as own,
-        override_settings(**publishing_settings(own.url)),
-        rates(anon="10/minute"),
-    ):
+    with own_redis(anon="10/minute") as own:
         redis = own.client()
         expected = api.get(DETAIL)  # built: left to the view
         assert api.get(DETAIL).content == expected.content
@@ -365,11 +370,7 @@ def test_a_reply_that_came_too_late_is_not_read_as_the_next_ones(api, spy):
     and its connection is closed: the reply, when it comes, is not read as the answer to the
     next request's script."""
     okcoin = "/api/v1/exchanges/okcoin/"
-    with (
-        RedisServer(require_redis()) as own,
-        override_settings(**publishing_settings(own.url)),
-        rates(anon="100/minute"),
-    ):
+    with own_redis(anon="100/minute") as own:
         expected = {path: api.get(path).content for path in (DETAIL, okcoin)}  # built
         assert [api.get(path).content for path in (DETAIL, okcoin)] == list(expected.values())
         own.signal(signal.SIGSTOP)
